@@ -1,0 +1,168 @@
+// Environment → typed configuration, validated in one place so a bad value stops start-up early.
+import { z } from "zod";
+
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
+  v === "true" || v === "1" || v === "yes"
+);
+const intIn = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, "a whole number").transform(Number).pipe(
+    z.number().int().min(min).max(max),
+  );
+
+/** Every environment variable Skicka reads, with its default and meaning (the README table mirrors this). */
+export const ENV_VARS = {
+  PORT: { default: "8080", doc: "HTTP port of the API and staff UI." },
+  HOST: { default: "127.0.0.1", doc: "Interface the HTTP server binds to (0.0.0.0 for all)." },
+  BASE_URL: {
+    default: "",
+    doc: "Public URL of this deployment, used in links (empty: http://HOST:PORT).",
+  },
+  DATA_DIR: {
+    default: "./data",
+    doc: "Folder for the embedded PGlite database and captured mail.",
+  },
+  DATABASE_URL: {
+    default: "",
+    doc: "postgres://… selects a PostgreSQL server; empty uses embedded PGlite in DATA_DIR.",
+  },
+  DATABASE_POOL_SIZE: { default: "10", doc: "Connections per process to PostgreSQL." },
+  SECRET_KEY: {
+    default: "",
+    doc:
+      "At least 32 characters; signs sessions, tokens and links. Empty: generated once and kept in DATA_DIR/secret.key.",
+  },
+  SESSION_TTL_HOURS: { default: "12", doc: "How long a staff login lasts." },
+  COOKIE_SECURE: {
+    default: "",
+    doc: "true/false: mark cookies Secure. Empty: Secure when BASE_URL is https.",
+  },
+  OPERATOR_EMAIL: {
+    default: "operator@localhost",
+    doc: "Email of the operator account created on first start.",
+  },
+  DELIVERY: {
+    default: "capture",
+    doc: "capture (store mail locally), smtp://user:pass@host:port (relay) or mx (direct).",
+  },
+  LOG_LEVEL: { default: "info", doc: "debug, info, warn or error." },
+  DEFAULT_LOCALE: {
+    default: "en",
+    doc: "Language of pages when the user has none: en, sv, fi, da.",
+  },
+  DEFAULT_TIME_ZONE: {
+    default: "Europe/Stockholm",
+    doc: "Time zone for dates when the user has none.",
+  },
+} as const;
+
+export type EnvName = keyof typeof ENV_VARS;
+
+const schema = z.object({
+  PORT: intIn(0, 65535),
+  HOST: z.string().min(1),
+  BASE_URL: z.string().regex(/^(https?:\/\/[^\s/]+(\/\S*)?)?$/, "an http(s):// URL"),
+  DATA_DIR: z.string().min(1),
+  DATABASE_URL: z.string().regex(/^(postgres(ql)?:\/\/.+)?$/, "empty or a postgres:// URL"),
+  DATABASE_POOL_SIZE: intIn(1, 1000),
+  SECRET_KEY: z.string().refine((s) => s === "" || s.length >= 32, "at least 32 characters"),
+  SESSION_TTL_HOURS: intIn(1, 24 * 90),
+  COOKIE_SECURE: z.union([z.literal(""), bool], { error: "true, false or empty" }),
+  OPERATOR_EMAIL: z.string().regex(/^[^\s@]+@[^\s@]+$/, "an email address"),
+  DELIVERY: z.string().regex(
+    /^(capture|mx|smtps?:\/\/[^/\s]+)$/,
+    "capture, mx or smtp://user:pass@host:port",
+  ),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
+  DEFAULT_LOCALE: z.enum(["en", "sv", "fi", "da"]),
+  DEFAULT_TIME_ZONE: z.string().refine((tz) => {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, "an IANA time zone such as Europe/Helsinki"),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Public base URL without a trailing slash. */
+  baseUrl: string;
+  dataDir: string;
+  /** Empty means embedded PGlite. */
+  databaseUrl: string;
+  databasePoolSize: number;
+  /** Empty means: generate and persist one in dataDir (see ensureSecret). */
+  secretKey: string;
+  sessionTtlMs: number;
+  cookieSecure: boolean;
+  operatorEmail: string;
+  delivery: string;
+  logLevel: "debug" | "info" | "warn" | "error";
+  defaultLocale: "en" | "sv" | "fi" | "da";
+  defaultTimeZone: string;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Reads the environment into a Config; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const raw: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(ENV_VARS)) {
+    raw[name] = env[name]?.trim() ?? spec.default;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `  ${name}=${JSON.stringify(raw[name])}: expected ${describe(issue)}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const v = parsed.data;
+  const baseUrl = (v.BASE_URL || `http://${v.HOST === "0.0.0.0" ? "localhost" : v.HOST}:${v.PORT}`)
+    .replace(/\/+$/, "");
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    baseUrl,
+    dataDir: v.DATA_DIR,
+    databaseUrl: v.DATABASE_URL,
+    databasePoolSize: v.DATABASE_POOL_SIZE,
+    secretKey: v.SECRET_KEY,
+    sessionTtlMs: v.SESSION_TTL_HOURS * 3600_000,
+    cookieSecure: v.COOKIE_SECURE === "" ? baseUrl.startsWith("https:") : v.COOKIE_SECURE,
+    operatorEmail: v.OPERATOR_EMAIL,
+    delivery: v.DELIVERY,
+    logLevel: v.LOG_LEVEL,
+    defaultLocale: v.DEFAULT_LOCALE,
+    defaultTimeZone: v.DEFAULT_TIME_ZONE,
+  };
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_value") return `one of ${issue.values.join(", ")}`;
+  if (issue.code === "too_small") return `at least ${issue.minimum}`;
+  if (issue.code === "too_big") return `at most ${issue.maximum}`;
+  return issue.message;
+}
+
+/** Returns the configured secret, or one kept in DATA_DIR so restarts keep sessions and links valid. */
+export async function ensureSecret(config: Config): Promise<string> {
+  if (config.secretKey) return config.secretKey;
+  const path = `${config.dataDir}/secret.key`;
+  try {
+    const existing = (await Deno.readTextFile(path)).trim();
+    if (existing.length >= 32) return existing;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const secret = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  await Deno.writeTextFile(path, secret + "\n", { mode: 0o600 });
+  return secret;
+}

@@ -1,0 +1,81 @@
+// Opens the store: embedded PGlite by default, a PostgreSQL server when DATABASE_URL is set.
+import { Kysely, PGliteDialect } from "kysely";
+import { PGlite } from "@electric-sql/pglite";
+import postgres from "postgres";
+import { PostgresJSDialect } from "kysely-postgres-js";
+import type { DB } from "./schema.ts";
+
+export type DatabaseKind = "pglite" | "postgres";
+
+export interface Database {
+  db: Kysely<DB>;
+  kind: DatabaseKind;
+  /** Subscribe to NOTIFY on a channel; returns an unsubscribe function. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** postgres:// URL; when empty, PGlite is used. */
+  url?: string;
+  /** PGlite data directory; omitted means in memory. */
+  dataDir?: string;
+  /** A PGlite data-dir dump to start from (fast fresh databases in tests). */
+  loadDataDir?: Blob;
+  poolSize?: number;
+}
+
+/**
+ * PostgreSQL's int8 (bigint, count(*)) arrives as a number from PGlite and as a string from
+ * postgres.js; we parse it as a number on both so the store never sees the difference.
+ * Counts and ids here stay far below 2^53.
+ */
+const int8AsNumber = {
+  to: 20,
+  from: [20],
+  parse: (x: string) => Number(x),
+  serialize: (x: number | bigint) => x.toString(),
+};
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  if (opts.url) {
+    const sql = postgres(opts.url, {
+      max: opts.poolSize ?? 10,
+      onnotice: () => {},
+      types: { int8: int8AsNumber },
+      connection: { application_name: "skicka" },
+    });
+    const db = new Kysely<DB>({ dialect: new PostgresJSDialect({ postgres: sql }) });
+    return {
+      db,
+      kind: "postgres",
+      async listen(channel, onNotify) {
+        const sub = await sql.listen(channel, onNotify);
+        return () => sub.unlisten();
+      },
+      async close() {
+        await db.destroy();
+      },
+    };
+  }
+  if (opts.dataDir) await Deno.mkdir(opts.dataDir, { recursive: true });
+  const pglite = new PGlite({
+    dataDir: opts.dataDir ? `${opts.dataDir}/pglite` : undefined,
+    loadDataDir: opts.loadDataDir,
+  });
+  await pglite.waitReady;
+  const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
+  return {
+    db,
+    kind: "pglite",
+    async listen(channel, onNotify) {
+      return await pglite.listen(channel, onNotify);
+    },
+    async close() {
+      await db.destroy();
+      if (!pglite.closed) await pglite.close();
+    },
+    // Exposed for the test helper that snapshots a migrated database.
+    ...({ pglite } as object),
+  };
+}
