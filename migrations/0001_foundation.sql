@@ -104,8 +104,21 @@ create table api_keys (
   primary key (tenant_id, id)
 );
 
+-- owner_id is the tenant, or the operator for platform calls (creating tenants).
+-- Operators script provisioning through the API with keys of their own.
+create table operator_api_keys (
+  id uuid primary key,
+  operator_id uuid not null references operators (id) on delete cascade,
+  name text not null check (length(name) between 1 and 100),
+  prefix text not null unique,
+  key_hash text not null,
+  created_at timestamptz not null default now(),
+  last_used_at timestamptz,
+  revoked_at timestamptz
+);
+
 create table idempotency_keys (
-  tenant_id uuid not null references tenants (id),
+  owner_id uuid not null,
   key text not null,
   method text not null,
   path text not null,
@@ -113,7 +126,7 @@ create table idempotency_keys (
   status integer,
   response_body text,
   created_at timestamptz not null default now(),
-  primary key (tenant_id, key)
+  primary key (owner_id, key)
 );
 create index idempotency_keys_created on idempotency_keys (created_at);
 

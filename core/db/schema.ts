@@ -88,8 +88,19 @@ export interface ApiKeysTable {
   revoked_at: NullableTimestamp;
 }
 
+export interface OperatorApiKeysTable {
+  id: string;
+  operator_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
 export interface IdempotencyKeysTable {
-  tenant_id: string;
+  owner_id: string;
   key: string;
   method: string;
   path: string;
@@ -117,6 +128,7 @@ export interface DB {
   login_tokens: LoginTokensTable;
   login_failures: LoginFailuresTable;
   api_keys: ApiKeysTable;
+  operator_api_keys: OperatorApiKeysTable;
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
 }

@@ -1,0 +1,92 @@
+// The one message catalogue: every user-facing string, per language, with locale-aware formatting.
+import { en, type MessageKey } from "./en.ts";
+
+export type { MessageKey };
+export const LOCALES = ["en", "sv", "fi", "da"] as const;
+export type Locale = (typeof LOCALES)[number];
+
+// Swedish, Finnish and Danish follow English; until a key is translated, English is shown.
+const catalogues: Record<Locale, Record<string, string>> = {
+  en: { ...en },
+  sv: {},
+  fi: {},
+  da: {},
+};
+
+/** Adds a plugin's strings as "<prefix>.<key>" (called once per plugin at boot). */
+export function registerMessages(
+  prefix: string,
+  messages: Partial<Record<Locale, Record<string, string>>>,
+): void {
+  for (const locale of LOCALES) {
+    for (const [k, v] of Object.entries(messages[locale] ?? {})) {
+      catalogues[locale][`${prefix}.${k}`] = v;
+    }
+  }
+}
+
+export type Params = Record<string, string | number>;
+
+/** Looks up a message and fills {placeholders}; numbers are formatted for the locale. */
+// deno-lint-ignore ban-types -- keeps autocompletion of known keys while accepting any string
+export function t(locale: Locale, key: MessageKey | (string & {}), params?: Params): string {
+  // An unknown key shows itself, so a missing translation is visible rather than blank.
+  const template = catalogues[locale][key] ?? catalogues.en[key] ?? key;
+  if (!params) return template;
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const v = params[name];
+    if (v === undefined) return whole;
+    return typeof v === "number" ? formatNumber(v, locale) : v;
+  });
+}
+
+export function isLocale(s: string | null | undefined): s is Locale {
+  return !!s && (LOCALES as readonly string[]).includes(s);
+}
+
+/** Picks the best supported locale from an Accept-Language header. */
+export function negotiateLocale(header: string | null | undefined, fallback: Locale): Locale {
+  if (!header) return fallback;
+  const ranked = header.split(",").map((part) => {
+    const [tag = "", ...rest] = part.trim().split(";");
+    const q = rest.find((r) => r.trim().startsWith("q="));
+    return { tag: tag.toLowerCase(), q: q ? Number(q.trim().slice(2)) || 0 : 1 };
+  }).sort((a, b) => b.q - a.q);
+  for (const { tag } of ranked) {
+    const base = tag.split("-")[0];
+    if (isLocale(base)) return base;
+  }
+  return fallback;
+}
+
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** A date and time in the user's locale and time zone (formatters cached: they are costly). */
+export function formatDateTime(date: Date, locale: Locale, timeZone: string): string {
+  const k = `${locale}|${timeZone}`;
+  let f = dateFormats.get(k);
+  if (!f) {
+    f = new Intl.DateTimeFormat(intlLocale(locale), {
+      dateStyle: "medium",
+      timeStyle: "short",
+      timeZone,
+    });
+    dateFormats.set(k, f);
+  }
+  return f.format(date);
+}
+
+const numberFormats = new Map<Locale, Intl.NumberFormat>();
+
+export function formatNumber(n: number, locale: Locale): string {
+  let f = numberFormats.get(locale);
+  if (!f) {
+    f = new Intl.NumberFormat(intlLocale(locale));
+    numberFormats.set(locale, f);
+  }
+  return f.format(n);
+}
+
+function intlLocale(locale: Locale): string {
+  return { en: "en-GB", sv: "sv-SE", fi: "fi-FI", da: "da-DK" }[locale];
+}
