@@ -1,0 +1,80 @@
+// Turns anything thrown in a route into the one error body: { error: { code, message, details } }.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import { AppError, type ErrorCode, ERRORS, type FieldIssue } from "../errors.ts";
+import { t } from "../i18n/mod.ts";
+
+export function zodIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((i) => ({
+    path: i.path.join(".") || "(body)",
+    code: i.code,
+    message: i.message,
+  }));
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+/** Maps an error to status, headers and body, localised for the request. */
+export function toErrorResponse(
+  c: Context,
+  err: unknown,
+): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  const locale = c.get("locale") ?? "en";
+  if (err instanceof AppError) {
+    return {
+      status: err.status,
+      headers: err.headers,
+      body: {
+        error: {
+          code: err.code,
+          message: t(locale, ERRORS[err.code].message, err.params),
+          ...(err.details ? { details: err.details } : {}),
+        },
+      },
+    };
+  }
+  if (err instanceof z.ZodError) {
+    return {
+      status: 400,
+      headers: {},
+      body: {
+        error: {
+          code: "validation",
+          message: t(locale, "error.validation"),
+          details: zodIssues(err),
+        },
+      },
+    };
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    const code: ErrorCode = err.status === 404
+      ? "not_found"
+      : err.status === 401
+      ? "unauthenticated"
+      : "validation";
+    return {
+      status: err.status,
+      headers: {},
+      body: { error: { code, message: t(locale, ERRORS[code].message) } },
+    };
+  }
+  const requestId = c.get("requestId") ?? "";
+  c.get("log")?.error("unhandled error", {
+    error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    stack: err instanceof Error ? err.stack : undefined,
+  });
+  return {
+    status: 500,
+    headers: {},
+    body: { error: { code: "internal", message: t(locale, "error.internal", { requestId }) } },
+  };
+}
+
+export function jsonError(c: Context, err: unknown): Response {
+  const { status, body, headers } = toErrorResponse(c, err);
+  for (const [k, v] of Object.entries(headers)) c.header(k, v);
+  return c.json(body, status as 400);
+}

@@ -1,0 +1,61 @@
+// The REST API under /api/v1: one route table, OpenAPI document and local interactive docs.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppDeps } from "../../core/deps.ts";
+import { authenticate, requirePlugin } from "../../core/http/context.ts";
+import { jsonError } from "../../core/http/errors.ts";
+import { idempotency } from "../../core/http/idempotency.ts";
+import { AppError } from "../../core/errors.ts";
+import { tenantRoutes } from "./tenants.ts";
+import { tenantAdminRoutes } from "./tenant_admin.ts";
+import { docsRoutes } from "./docs.ts";
+
+export const API_VERSION = "0.1.0";
+
+/** Every sub-app shares this hook, so a bad request body gets our error body, not Hono's. */
+export function newApi(): OpenAPIHono {
+  return new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return jsonError(c, result.error);
+    },
+  });
+}
+
+export function apiRoutes(deps: AppDeps): OpenAPIHono {
+  const api = newApi();
+  api.use("*", authenticate(deps, "bearer"));
+  api.use("*", idempotency(deps));
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "A tenant API key (skk_…) or an operator key (sko_…)",
+  });
+
+  tenantAdminRoutes(api, deps);
+  tenantRoutes(api, deps);
+
+  for (const plugin of deps.registry.all()) {
+    if (!plugin.routes) continue;
+    const sub = newApi();
+    sub.use("*", requirePlugin(plugin.name));
+    plugin.routes(sub, deps);
+    api.route(`/${plugin.name}`, sub);
+  }
+
+  api.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Skicka API",
+      version: API_VERSION,
+      description: "Errors always have the body { error: { code, message, details } }. " +
+        "Lists use cursor pagination (?limit=&cursor=, next_cursor in the answer). " +
+        "POSTs that create things accept an Idempotency-Key header.",
+    },
+    servers: [{ url: `${deps.config.baseUrl}/api/v1` }],
+  });
+  docsRoutes(api);
+  api.notFound(() => {
+    throw new AppError("not_found");
+  });
+  api.onError((err, c) => jsonError(c, err));
+  return api;
+}
