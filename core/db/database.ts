@@ -58,7 +58,11 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
       },
     };
   }
-  if (opts.dataDir) await Deno.mkdir(opts.dataDir, { recursive: true });
+  let unlock = () => {};
+  if (opts.dataDir) {
+    await Deno.mkdir(opts.dataDir, { recursive: true });
+    unlock = await lockDataDir(opts.dataDir);
+  }
   const pglite = new PGlite({
     dataDir: opts.dataDir ? `${opts.dataDir}/pglite` : undefined,
     loadDataDir: opts.loadDataDir,
@@ -74,8 +78,53 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     async close() {
       await db.destroy();
       if (!pglite.closed) await pglite.close();
+      unlock();
     },
     // Exposed for the test helper that snapshots a migrated database.
     ...({ pglite } as object),
   };
+}
+
+/** Thrown when another live process holds the embedded database. */
+export class DatabaseLockedError extends Error {
+  override name = "DatabaseLockedError";
+}
+
+/**
+ * PGlite is single-process: two processes on one data directory corrupt it. A lock file with
+ * the holder's pid refuses a second opener; a lock left by a dead process is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => void> {
+  const path = `${dataDir}/skicka.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
+      return () => {
+        try {
+          Deno.removeSync(path);
+        } catch { /* already gone */ }
+      };
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      const pid = Number(await Deno.readTextFile(path).catch(() => ""));
+      if (pid && pid !== Deno.pid && processAlive(pid)) {
+        throw new DatabaseLockedError(
+          `The embedded database in ${dataDir} is in use by process ${pid}. ` +
+            `PGlite allows one process: stop it first, or set DATABASE_URL to use PostgreSQL.`,
+        );
+      }
+      await Deno.remove(path).catch(() => {});
+    }
+  }
+  throw new DatabaseLockedError(`Could not lock ${path}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    // Without /proc (not Linux) we cannot tell; assume the lock is stale only if it is ours.
+    return Deno.build.os !== "linux";
+  }
 }

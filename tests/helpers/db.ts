@@ -38,23 +38,58 @@ export async function freshDatabase(opts: FreshOptions = {}): Promise<Database> 
   return await openDatabase({ loadDataDir: await snapshot });
 }
 
-async function freshPostgres(sources: MigrationSource[]): Promise<Database> {
+/** An empty PostgreSQL database of its own (for tests that run Skicka as a process). */
+export async function freshPostgresUrl(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `skicka_t_${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
   const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ url: url.href, poolSize: 4 });
+  return {
+    url: url.href,
+    async drop() {
+      const a = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+async function freshPostgres(sources: MigrationSource[]): Promise<Database> {
+  const { url, drop } = await freshPostgresUrl();
+  const db = await openDatabase({ url, poolSize: 4 });
   await migrate(db.db, sources);
   const close = db.close.bind(db);
   return {
     ...db,
     async close() {
       await close();
-      const a = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists ${name} with (force)`);
-      await a.end();
+      await drop();
+    },
+  };
+}
+
+/**
+ * Environment for running Skicka itself (server or CLI) on a database of its own: a fresh
+ * PostgreSQL database when TEST_DATABASE_URL is set, else PGlite in a temporary DATA_DIR.
+ */
+export async function processEnv(): Promise<
+  { env: Record<string, string>; cleanup(): Promise<void> }
+> {
+  const dataDir = await Deno.makeTempDir({ prefix: "skicka-test-" });
+  const env: Record<string, string> = { DATA_DIR: dataDir, LOG_LEVEL: "info" };
+  let drop = () => Promise.resolve();
+  if (TEST_DATABASE_URL) {
+    const fresh = await freshPostgresUrl();
+    env.DATABASE_URL = fresh.url;
+    drop = fresh.drop;
+  }
+  return {
+    env,
+    async cleanup() {
+      await drop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
 }
