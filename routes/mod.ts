@@ -5,7 +5,8 @@ import type { AppDeps } from "../core/deps.ts";
 import { requestContext } from "../core/http/context.ts";
 import { jsonError } from "../core/http/errors.ts";
 import { apiRoutes } from "./api/mod.ts";
-import { uiRoutes } from "./ui/mod.tsx";
+import { errorPage, uiRoutes } from "./ui/mod.tsx";
+import { AppError } from "../core/errors.ts";
 
 export async function buildApp(deps: AppDeps): Promise<Hono> {
   const app = new Hono();
@@ -21,6 +22,12 @@ export async function buildApp(deps: AppDeps): Promise<Hono> {
   });
   app.route("/api/v1", apiRoutes(deps));
   app.route("/", await uiRoutes(deps));
+  // Unmatched paths reach the top app: JSON for API clients, a page (with the menu) for people.
+  app.notFound((c) =>
+    c.req.path.startsWith("/api/")
+      ? jsonError(c, new AppError("not_found"))
+      : errorPage(c, deps, new AppError("not_found"))
+  );
   app.onError((err, c) => jsonError(c, err));
   return app;
 }

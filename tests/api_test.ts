@@ -163,6 +163,14 @@ Deno.test("tier gating in the UI: the plugin's nav item and page exist only wher
   assert.match(adv.html, /href="\/p\/reports_demo"[^>]*>Demo reports</);
   assert.equal((await adv.b.get("/p/reports_demo")).status, 200);
 
+  const missing = await adv.b.get("/no/such/page");
+  assert.equal(missing.status, 404);
+  assert.match(missing.headers.get("content-type") ?? "", /html/);
+  assert.match(await missing.text(), /href="\/p\/reports_demo"/, "a 404 page keeps the menu");
+  const apiMissing = await api("/no/such/route", bearer(advanced.key));
+  assert.equal(apiMissing.status, 404);
+  assert.equal((await errorOf(apiMissing)).code, "not_found");
+
   const lite = await home(light.email);
   assert.doesNotMatch(lite.html, /Demo reports/);
   const page = await lite.b.get("/p/reports_demo");

@@ -107,6 +107,8 @@ export const en = {
   "api_keys.revoked_flash": "Key {name} revoked.",
   "api_keys.last_used": "Last used",
   "api_keys.none": "No API keys yet.",
+  "api_keys.already_created":
+    "That form was already sent and its key created; it is shown only once. Revoke it below if you did not copy it.",
   "api_keys.prefix": "Key id",
 
   // Errors pages

@@ -59,15 +59,12 @@ export async function uiRoutes(deps: AppDeps): Promise<Hono> {
     ui.route(`/p/${plugin.name}`, sub);
   }
 
-  ui.notFound(() => {
-    throw new AppError("not_found");
-  });
   ui.onError((err, c) => errorPage(c, deps, err));
   return ui;
 }
 
 /** Errors as pages: sign-in needed → to the login form (coming back after); others explained. */
-function errorPage(c: Context, deps: AppDeps, err: unknown) {
+export function errorPage(c: Context, deps: AppDeps, err: unknown) {
   if (err instanceof AppError && err.code === "unauthenticated" && c.req.method === "GET") {
     return c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 303);
   }

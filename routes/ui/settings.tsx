@@ -5,11 +5,26 @@ import { formatDateTime, t } from "../../core/i18n/mod.ts";
 import { requireTenantAdmin } from "../../core/http/context.ts";
 import { createApiKey, listApiKeys, revokeApiKey, SCOPES } from "../../core/auth/api_keys.ts";
 import { ApiKeyCreate } from "../api/tenant_admin.ts";
+import { randomToken } from "../../core/crypto.ts";
 import { Csrf, Page } from "./layout.tsx";
 import { errorText, field, fields, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
 
 export function settingsPages(app: Hono, deps: AppDeps, flash: FlashStore) {
+  /** Claims a form's one-time value; false when this form was already submitted. */
+  async function firstUse(tenantId: string, once: string): Promise<boolean> {
+    if (!/^[\w-]{16,64}$/.test(once)) return true; // no value (old page): nothing to dedupe
+    const claimed = await deps.db.insertInto("idempotency_keys").values({
+      owner_id: tenantId,
+      key: `form:api-key:${once}`,
+      method: "POST",
+      path: "/settings/api-keys",
+      request_hash: "",
+      created_at: deps.clock(),
+    }).onConflict((oc) => oc.doNothing()).returning("key").executeTakeFirst();
+    return claimed !== undefined;
+  }
+
   async function keysPage(
     c: Context,
     extra: { notice?: Flash | null; newKey?: string; status?: number } = {},
@@ -76,6 +91,7 @@ export function settingsPages(app: Hono, deps: AppDeps, flash: FlashStore) {
         <div class="card">
           <form method="post" action="/settings/api-keys" class="stack">
             <Csrf c={c} />
+            <input type="hidden" name="once" value={randomToken(16)} />
             <label>
               {t(l, "api_keys.name")}
               <input name="name" required maxlength={100} />
@@ -107,11 +123,18 @@ export function settingsPages(app: Hono, deps: AppDeps, flash: FlashStore) {
   app.get("/settings/api-keys", async (c) => keysPage(c, { notice: await flash.take(c) }));
 
   // The key is rendered in this response only (no redirect): it is never stored to show again.
+  // A reload re-posts the form; its one-time field makes that a notice, not a second key.
   app.post("/settings/api-keys", async (c) => {
     const tenant = requireTenantAdmin(c);
     const form = await readForm(c);
     const auth = c.get("auth");
+    c.header("cache-control", "no-store");
     try {
+      if (!(await firstUse(tenant.id, field(form, "once")))) {
+        return await keysPage(c, {
+          notice: { kind: "error", text: t(c.get("locale"), "api_keys.already_created") },
+        });
+      }
       const input = ApiKeyCreate.parse({
         name: field(form, "name"),
         scopes: fields(form, "scopes"),
