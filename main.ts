@@ -1,6 +1,7 @@
 // Composition root: config → database → plugins → roles; `--role=api|worker|smtp|all`.
 import { ConfigError, loadConfig } from "./core/config.ts";
 import { MigrationError } from "./core/db/migrator.ts";
+import { DatabaseLockedError } from "./core/db/database.ts";
 import { PluginError } from "./core/plugin.ts";
 import { prepare, type Role, ROLES, start } from "./core/server.ts";
 import { installedPlugins } from "./plugins/mod.ts";
@@ -33,7 +34,10 @@ if (import.meta.main) {
     Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
     Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof MigrationError || e instanceof PluginError) {
+    if (
+      e instanceof ConfigError || e instanceof MigrationError || e instanceof PluginError ||
+      e instanceof DatabaseLockedError
+    ) {
       console.error(`Skicka cannot start. ${e.message}`);
       Deno.exit(1);
     }
