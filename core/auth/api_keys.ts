@@ -4,7 +4,7 @@ import { isUuid, uuidv7 } from "../db/ids.ts";
 import { AppError } from "../errors.ts";
 import { randomToken, timingSafeEqual } from "../crypto.ts";
 import { hashToken } from "./tokens.ts";
-import type { TenantInfo } from "./sessions.ts";
+import { TENANT_INFO_COLUMNS, type TenantInfo, toTenantInfo } from "./sessions.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock">;
 
@@ -102,15 +102,7 @@ export async function verifyApiKey(deps: Deps, key: string): Promise<KeyAuth> {
       "k.revoked_at",
       "k.last_used_at",
       "k.scopes",
-      "t.id as t_id",
-      "t.slug",
-      "t.name",
-      "t.tier",
-      "t.addons",
-      "t.status",
-      "t.locale",
-      "t.time_zone",
-      "t.updated_at",
+      ...TENANT_INFO_COLUMNS,
     ])
     .where("k.prefix", "=", prefix).executeTakeFirst();
   if (!row || row.revoked_at || !timingSafeEqual(row.key_hash, hash)) {
@@ -124,17 +116,7 @@ export async function verifyApiKey(deps: Deps, key: string): Promise<KeyAuth> {
     kind: "api_key",
     keyId: row.id,
     scopes: row.scopes as Scope[],
-    tenant: {
-      id: row.t_id,
-      slug: row.slug,
-      name: row.name,
-      tier: row.tier,
-      addons: row.addons,
-      status: row.status,
-      locale: row.locale,
-      time_zone: row.time_zone,
-      updated_at: row.updated_at,
-    },
+    tenant: toTenantInfo(row),
   };
 }
 

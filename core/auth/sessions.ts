@@ -19,6 +19,43 @@ export interface TenantInfo {
   updated_at: Date;
 }
 
+/** The tenant columns every authenticated request needs, selected from a join aliased "t". */
+export const TENANT_INFO_COLUMNS = [
+  "t.id as t_id",
+  "t.slug as t_slug",
+  "t.name as t_name",
+  "t.tier as t_tier",
+  "t.addons as t_addons",
+  "t.status as t_status",
+  "t.locale as t_locale",
+  "t.time_zone as t_time_zone",
+  "t.updated_at as t_updated_at",
+] as const;
+
+export function toTenantInfo(row: {
+  t_id: string;
+  t_slug: string;
+  t_name: string;
+  t_tier: Tier;
+  t_addons: string[];
+  t_status: "active" | "suspended";
+  t_locale: string;
+  t_time_zone: string;
+  t_updated_at: Date;
+}): TenantInfo {
+  return {
+    id: row.t_id,
+    slug: row.t_slug,
+    name: row.t_name,
+    tier: row.t_tier,
+    addons: row.t_addons,
+    status: row.t_status,
+    locale: row.t_locale,
+    time_zone: row.t_time_zone,
+    updated_at: row.t_updated_at,
+  };
+}
+
 export type SessionAuth =
   | {
     kind: "operator";
@@ -93,15 +130,7 @@ export async function readSession(deps: Deps, token: string): Promise<SessionAut
       "u.locale",
       "u.time_zone",
       "u.disabled_at",
-      "t.id as t_id",
-      "t.slug",
-      "t.name as t_name",
-      "t.tier",
-      "t.addons",
-      "t.status",
-      "t.locale as t_locale",
-      "t.time_zone as t_time_zone",
-      "t.updated_at",
+      ...TENANT_INFO_COLUMNS,
     ])
     .where("u.tenant_id", "=", row.tenant_id!).where("u.id", "=", row.user_id!)
     .executeTakeFirst();
@@ -109,17 +138,7 @@ export async function readSession(deps: Deps, token: string): Promise<SessionAut
   return {
     kind: "user",
     sessionId: id,
-    tenant: {
-      id: found.t_id,
-      slug: found.slug,
-      name: found.t_name,
-      tier: found.tier,
-      addons: found.addons,
-      status: found.status,
-      locale: found.t_locale,
-      time_zone: found.t_time_zone,
-      updated_at: found.updated_at,
-    },
+    tenant: toTenantInfo(found),
     user: {
       id: found.id,
       email: found.email,
