@@ -1,5 +1,6 @@
 // Opens the store: embedded PGlite by default, a PostgreSQL server when DATABASE_URL is set.
 import { Kysely, PGliteDialect } from "kysely";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { PostgresJSDialect } from "kysely-postgres-js";
@@ -66,6 +67,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const pglite = new PGlite({
     dataDir: opts.dataDir ? `${opts.dataDir}/pglite` : undefined,
     loadDataDir: opts.loadDataDir,
+    // Extensions the migrations create; a PostgreSQL server has them in its contrib package.
+    extensions: { pg_trgm },
   });
   await pglite.waitReady;
   const db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });

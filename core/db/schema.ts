@@ -120,6 +120,131 @@ export interface AuditLogTable {
   at: Timestamp;
 }
 
+export type PersonStatus = "active" | "deleted" | "deceased" | "purged";
+type Json<T> = ColumnType<T, T | string, T | string>;
+
+export interface PersonsTable {
+  tenant_id: string;
+  id: string;
+  first_name: Generated<string>;
+  last_name: Generated<string>;
+  organisation: Generated<string>;
+  title: Generated<string>;
+  language: string | null;
+  custom: ColumnType<
+    Record<string, unknown>,
+    Record<string, unknown> | string | undefined,
+    Record<string, unknown> | string
+  >;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  status: Generated<PersonStatus>;
+  status_changed_at: NullableTimestamp;
+  status_changed_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PersonAddressesTable {
+  tenant_id: string;
+  id: string;
+  person_id: string;
+  address: string;
+  address_key: string;
+  is_primary: Generated<boolean>;
+  type: string | null;
+  undeliverable_at: NullableTimestamp;
+  undeliverable_reason: string | null;
+  cleared_at: NullableTimestamp;
+  cleared_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface CustomFieldsTable {
+  tenant_id: string;
+  key: string;
+  label: string;
+  type: "text" | "number" | "date" | "boolean";
+  created_at: Timestamp;
+}
+
+export interface ListsTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ListMembersTable {
+  tenant_id: string;
+  list_id: string;
+  person_id: string;
+  added_at: Timestamp;
+}
+
+export interface SegmentsTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  definition: Json<unknown>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ContactNotesTable {
+  tenant_id: string;
+  id: string;
+  person_id: string;
+  kind: "manual" | "mailing" | "system";
+  body: Generated<string>;
+  author: string | null;
+  mailing_id: string | null;
+  subject: string | null;
+  delivered_at: NullableTimestamp;
+  opened_at: NullableTimestamp;
+  clicked_at: NullableTimestamp;
+  bounced_at: NullableTimestamp;
+  unsubscribed_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ImportMappingsTable {
+  tenant_id: string;
+  mapping: Json<unknown>;
+  updated_at: Timestamp;
+}
+
+export type ImportStatus = "uploaded" | "checking" | "checked" | "running" | "done" | "failed";
+export type ImportMode = "overwrite_primary" | "add_additional";
+
+export interface ImportsTable {
+  tenant_id: string;
+  id: string;
+  filename: string;
+  size_bytes: Generated<number>;
+  status: Generated<ImportStatus>;
+  mode: Generated<ImportMode>;
+  mapping: Json<unknown> | null;
+  encoding: string | null;
+  delimiter: string | null;
+  headers: string[] | null;
+  rows_total: number | null;
+  rows_done: Generated<number>;
+  report: Json<unknown> | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ImportChunksTable {
+  tenant_id: string;
+  import_id: string;
+  seq: number;
+  data: Uint8Array;
+}
+
 export interface DB {
   tenants: TenantsTable;
   operators: OperatorsTable;
@@ -131,4 +256,14 @@ export interface DB {
   operator_api_keys: OperatorApiKeysTable;
   idempotency_keys: IdempotencyKeysTable;
   audit_log: AuditLogTable;
+  persons: PersonsTable;
+  person_addresses: PersonAddressesTable;
+  custom_fields: CustomFieldsTable;
+  lists: ListsTable;
+  list_members: ListMembersTable;
+  segments: SegmentsTable;
+  contact_notes: ContactNotesTable;
+  import_mappings: ImportMappingsTable;
+  imports: ImportsTable;
+  import_chunks: ImportChunksTable;
 }
