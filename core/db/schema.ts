@@ -116,12 +116,17 @@ export interface AuditLogTable {
   actor: string;
   action: string;
   target: string | null;
-  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+  details: ColumnType<
+    Record<string, unknown>,
+    Record<string, unknown> | undefined,
+    Record<string, unknown>
+  >;
   at: Timestamp;
 }
 
 export type PersonStatus = "active" | "deleted" | "deceased" | "purged";
-type Json<T> = ColumnType<T, T | string, T | string>;
+/** jsonb: write with jsonb() from db/json.ts, never a JSON string (see there). */
+type Json<T> = ColumnType<T, T, T>;
 
 export interface PersonsTable {
   tenant_id: string;
@@ -133,8 +138,8 @@ export interface PersonsTable {
   language: string | null;
   custom: ColumnType<
     Record<string, unknown>,
-    Record<string, unknown> | string | undefined,
-    Record<string, unknown> | string
+    Record<string, unknown> | undefined,
+    Record<string, unknown>
   >;
   tags: ColumnType<string[], string[] | undefined, string[]>;
   status: Generated<PersonStatus>;

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import { AppError, type ErrorCode, ERRORS, type FieldIssue } from "../errors.ts";
-import { t } from "../i18n/mod.ts";
+import { type Locale, t } from "../i18n/mod.ts";
 
 export function zodIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((i) => ({
@@ -15,6 +15,17 @@ export function zodIssues(error: z.ZodError): FieldIssue[] {
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+/** Fills empty field-issue messages from the catalogue (`issue.<code>`), in the reader's language. */
+export function localizeIssues<T>(locale: Locale, details: T): T {
+  if (!Array.isArray(details)) return details;
+  return details.map((d: FieldIssue) => {
+    if (d.message) return d;
+    const key = `issue.${d.code}`;
+    const text = t(locale, key);
+    return { ...d, message: text === key ? d.code : text };
+  }) as T;
 }
 
 /** Maps an error to status, headers and body, localised for the request. */
@@ -31,7 +42,7 @@ export function toErrorResponse(
         error: {
           code: err.code,
           message: t(locale, ERRORS[err.code].message, err.params),
-          ...(err.details ? { details: err.details } : {}),
+          ...(err.details ? { details: localizeIssues(locale, err.details) } : {}),
         },
       },
     };

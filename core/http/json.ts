@@ -1,10 +1,21 @@
-// Rows → JSON-ready objects: dates as ISO strings, so responses match their OpenAPI schemas.
-export type Jsonify<T> = {
-  [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K];
-};
+// Rows → JSON-ready objects: dates as ISO strings (also nested), so responses match their
+// OpenAPI schemas.
+export type Jsonify<T> = T extends Date ? string
+  : T extends (infer U)[] ? Jsonify<U>[]
+  : T extends object ? { [K in keyof T]: Jsonify<T[K]> }
+  : T;
+
+function convert(v: unknown): unknown {
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(convert);
+  if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = convert(x);
+    return out;
+  }
+  return v;
+}
 
 export function jsonify<T extends object>(row: T): Jsonify<T> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) out[k] = v instanceof Date ? v.toISOString() : v;
-  return out as Jsonify<T>;
+  return convert(row) as Jsonify<T>;
 }

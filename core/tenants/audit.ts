@@ -1,4 +1,5 @@
 // The audit trail: who did what to which tenant's data, kept with the tenant.
+import { jsonb } from "../db/json.ts";
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import { uuidv7 } from "../db/ids.ts";
@@ -20,7 +21,7 @@ export async function audit(
     actor: entry.actor,
     action: entry.action,
     target: entry.target ?? null,
-    details: JSON.stringify(entry.details ?? {}),
+    details: jsonb(entry.details ?? {}),
     at: entry.at,
   }).execute();
 }

@@ -8,6 +8,7 @@ import { AppError } from "../../core/errors.ts";
 import { tenantRoutes } from "./tenants.ts";
 import { tenantAdminRoutes } from "./tenant_admin.ts";
 import { docsRoutes } from "./docs.ts";
+import { personRoutes } from "./persons.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -32,6 +33,7 @@ export function apiRoutes(deps: AppDeps): OpenAPIHono {
 
   tenantAdminRoutes(api, deps);
   tenantRoutes(api, deps);
+  personRoutes(api, deps);
 
   for (const plugin of deps.registry.all()) {
     if (!plugin.routes) continue;

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { AppError, ERRORS } from "../../core/errors.ts";
 import { t } from "../../core/i18n/mod.ts";
+import { localizeIssues } from "../../core/http/errors.ts";
 
 export type Form = Record<string, string | string[]>;
 
@@ -36,7 +37,8 @@ export function errorText(c: Context, err: unknown): string {
   if (err instanceof AppError) {
     const base = t(l, ERRORS[err.code].message, err.params);
     if (Array.isArray(err.details)) {
-      const parts = err.details.filter((d) => d.message).map((d) => `${d.path}: ${d.message}`);
+      const parts = localizeIssues(l, err.details).filter((d) => d.message && d.code !== "holder")
+        .map((d) => `${d.path}: ${d.message}`);
       return parts.length ? `${base} ${parts.join("; ")}` : base;
     }
     return base;

@@ -23,7 +23,10 @@ export function navFor(c: Context, deps: AppDeps): NavLink[] {
     ];
   }
   if (auth.kind !== "user") return [];
-  const links: NavLink[] = [{ href: "/", label: t(l, "nav.home") }];
+  const links: NavLink[] = [
+    { href: "/", label: t(l, "nav.home") },
+    { href: "/people", label: t(l, "nav.people") },
+  ];
   const enabled = c.get("plugins");
   for (const p of deps.registry.all()) {
     if (!p.ui || !enabled.has(p.name)) continue;

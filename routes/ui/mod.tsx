@@ -12,6 +12,7 @@ import { flashStore } from "./flash.ts";
 import { authPages } from "./auth.tsx";
 import { operatorPages } from "./operator.tsx";
 import { settingsPages } from "./settings.tsx";
+import { peoplePages } from "./people.tsx";
 import { staticAssets } from "./static.ts";
 
 export async function uiRoutes(deps: AppDeps): Promise<Hono> {
@@ -50,6 +51,7 @@ export async function uiRoutes(deps: AppDeps): Promise<Hono> {
 
   operatorPages(ui, deps, flash);
   settingsPages(ui, deps, flash);
+  peoplePages(ui, deps, flash);
 
   for (const plugin of deps.registry.all()) {
     if (!plugin.ui) continue;
