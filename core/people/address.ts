@@ -31,6 +31,7 @@ const DOT_ATOM =
 const QUOTED = /^"([\x20\x21\x23-\x5b\x5d-\x7e\u0080-\u{10FFFF}]|\\[\x20-\x7e])*"$/u;
 const LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 // Control characters, and Unicode line/paragraph separators, never belong in an address.
+// deno-lint-ignore no-control-regex -- finding control characters is the point
 const CONTROL = /[\x00-\x1f\x7f\u0085\u2028\u2029]/;
 
 export function normalizeAddress(input: string): AddressResult {
@@ -52,6 +53,7 @@ export function normalizeAddress(input: string): AddressResult {
 
   const domain = rawDomain.endsWith(".") ? rawDomain.slice(0, -1) : rawDomain;
   if (octets(domain) > 255) return { ok: false, reason: "domain_too_long" };
+  // deno-lint-ignore no-control-regex -- "all ASCII" test
   const ascii = /^[\x00-\x7f]*$/.test(domain) ? domain.toLowerCase() : domainToASCII(domain);
   if (!ascii) return { ok: false, reason: "invalid_domain" };
   if (ascii.length > 255) return { ok: false, reason: "domain_too_long" };
