@@ -9,6 +9,7 @@ import { tenantRoutes } from "./tenants.ts";
 import { tenantAdminRoutes } from "./tenant_admin.ts";
 import { docsRoutes } from "./docs.ts";
 import { personRoutes } from "./persons.ts";
+import { importRoutes } from "./imports.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -34,6 +35,7 @@ export function apiRoutes(deps: AppDeps): OpenAPIHono {
   tenantAdminRoutes(api, deps);
   tenantRoutes(api, deps);
   personRoutes(api, deps);
+  importRoutes(api, deps);
 
   for (const plugin of deps.registry.all()) {
     if (!plugin.routes) continue;
