@@ -692,3 +692,34 @@ export function reportCsv(report: ImportReport): string {
   lines.sort((a, b) => Number(a.split(",")[0]) - Number(b.split(",")[0]));
   return lines.join("\r\n") + "\r\n";
 }
+
+/** The first `n` data rows of an upload, for the mapping screen. */
+export async function previewRows(
+  deps: Pick<AppDeps, "db">,
+  tenantId: string,
+  imp: ImportRow,
+  n = 3,
+): Promise<string[][]> {
+  const out: string[][] = [];
+  try {
+    for await (
+      const rec of readCsv(chunksOf(deps, tenantId, imp.id), {
+        encoding: (imp.encoding ?? "utf-8") as "utf-8",
+        delimiter: (imp.delimiter ?? ",") as ",",
+      })
+    ) {
+      out.push(rec.fields); // the header row first, then data rows
+      if (out.length > n) break;
+    }
+  } catch {
+    // A malformed row shows up in the dry run with its line number; the preview just stops.
+  }
+  return out.slice(1, n + 1);
+}
+
+/** Recent imports of a tenant, newest first. */
+export async function listImports(deps: Pick<AppDeps, "db">, tenantId: string, limit = 20) {
+  return await deps.db.selectFrom("imports")
+    .select(["id", "filename", "status", "rows_total", "created_at", "created_by"])
+    .where("tenant_id", "=", tenantId).orderBy("id", "desc").limit(limit).execute();
+}

@@ -47,7 +47,15 @@ export function Csrf({ c }: { c: Context }) {
 }
 
 export function Page(
-  props: { c: Context; deps: AppDeps; title: string; flash?: Flash | null; children?: Child },
+  props: {
+    c: Context;
+    deps: AppDeps;
+    title: string;
+    flash?: Flash | null;
+    /** Reload the page after this many seconds (progress pages, no JavaScript needed). */
+    refresh?: number;
+    children?: Child;
+  },
 ) {
   const { c, deps } = props;
   const l = c.get("locale");
@@ -65,6 +73,7 @@ export function Page(
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · ${t(l, "app.name")}`}</title>
         <link rel="stylesheet" href="/static/app.css" />
+        {props.refresh && <meta http-equiv="refresh" content={String(props.refresh)} />}
       </head>
       <body>
         <header class="top">

@@ -13,6 +13,7 @@ import { authPages } from "./auth.tsx";
 import { operatorPages } from "./operator.tsx";
 import { settingsPages } from "./settings.tsx";
 import { peoplePages } from "./people.tsx";
+import { importPages } from "./imports.tsx";
 import { staticAssets } from "./static.ts";
 
 export async function uiRoutes(deps: AppDeps): Promise<Hono> {
@@ -51,6 +52,7 @@ export async function uiRoutes(deps: AppDeps): Promise<Hono> {
 
   operatorPages(ui, deps, flash);
   settingsPages(ui, deps, flash);
+  importPages(ui, deps, flash); // before peoplePages: /people/import is not a person id
   peoplePages(ui, deps, flash);
 
   for (const plugin of deps.registry.all()) {

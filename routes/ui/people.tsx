@@ -47,7 +47,10 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
       <Page c={c} deps={deps} title={t(l, "people.title")} flash={await flash.take(c)}>
         <div class="row">
           <h1>{t(l, "people.title")}</h1>
-          <a class="button" href="/people/new">{t(l, "people.new")}</a>
+          <span class="row">
+            <a class="button secondary" href="/people/import">{t(l, "import.title")}</a>
+            <a class="button" href="/people/new">{t(l, "people.new")}</a>
+          </span>
         </div>
         <form method="get" action="/people" class="row search" role="search">
           <input
