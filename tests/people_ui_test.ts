@@ -84,3 +84,34 @@ Deno.test("an unknown lifecycle action or another tenant's person is a 404 page"
   assert.equal((await b.get(`/people/${foreign.id}/lifecycle/explode`)).status, 404);
   assert.equal((await b.post(`/people/${foreign.id}/notes`, { body: "x" })).status, 404);
 });
+
+Deno.test("duplicates view → compare → merge, keeping the chosen person", async () => {
+  const b = await signedIn();
+  await b.get("/people/new");
+  await b.post("/people", {
+    first_name: "Mia",
+    last_name: "Holm",
+    organisation: "Åbo Akademi",
+    address: "mia.holm@abo.example",
+  });
+  await b.post("/people", {
+    first_name: "Mia",
+    last_name: "Holm",
+    organisation: "åbo akademi",
+    address: "mia@gmail.example",
+  });
+  const dup = await (await b.get("/people/duplicates")).text();
+  assert.match(dup, /Same name and organisation/);
+  const href = /href="(\/people\/merge\?a=[^"]+)"/.exec(dup)?.[1]?.replaceAll("&amp;", "&");
+  assert.ok(href);
+  const page = await (await b.get(href)).text();
+  assert.match(page, /Who stays\?/);
+  const pair = /name="pair" value="([^"]+)"/.exec(page)![1]!;
+  const res = await b.post("/people/merge", { pair, primary: "other" });
+  assert.equal(res.status, 303);
+  const profile = await (await b.get(res.headers.get("location")!)).text();
+  assert.match(profile, /Merged\./);
+  assert.match(profile, /mia@gmail\.example<\/strong> <span class="badge">Primary/);
+  assert.match(profile, /mia\.holm@abo\.example/);
+  assert.doesNotMatch(await (await b.get("/people/duplicates")).text(), /Mia Holm/);
+});

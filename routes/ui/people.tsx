@@ -23,6 +23,7 @@ import {
   removeAddress,
   updatePerson,
 } from "../../core/people/persons.ts";
+import { findDuplicates, mergePersons } from "../../core/people/merge.ts";
 import { Csrf, Page } from "./layout.tsx";
 import { errorText, field, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
@@ -48,6 +49,7 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
         <div class="row">
           <h1>{t(l, "people.title")}</h1>
           <span class="row">
+            <a class="button secondary" href="/people/duplicates">{t(l, "merge.duplicates")}</a>
             <a class="button secondary" href="/people/import">{t(l, "import.title")}</a>
             <a class="button" href="/people/new">{t(l, "people.new")}</a>
           </span>
@@ -338,6 +340,113 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
       </form>
     );
   }
+
+  // Fixed paths before /people/:id, which would otherwise take them as ids.
+  // Likely duplicates, each with a link to the merge screen.
+  app.get("/people/duplicates", async (c) => {
+    const tenant = requireTenant(c);
+    const l = c.get("locale");
+    const groups = await findDuplicates(deps, tenant.id);
+    return c.html(
+      <Page c={c} deps={deps} title={t(l, "merge.duplicates")} flash={await flash.take(c)}>
+        <p>
+          <a href="/people">← {t(l, "people.title")}</a>
+        </p>
+        <h1>{t(l, "merge.duplicates")}</h1>
+        {groups.length === 0 && <p class="card muted">{t(l, "merge.none")}</p>}
+        {groups.map((g) => (
+          <div class="card" data-testid="duplicate-group">
+            <p class="muted">{t(l, `merge.reason.${g.reason}`)}</p>
+            <ul>
+              {g.persons.map((p) => (
+                <li>
+                  <a href={`/people/${p.id}`}>{fullName(p, l)}</a>{" "}
+                  <span class="muted">
+                    {[p.organisation, p.primary_address].filter(Boolean).join(" · ")}
+                  </span>
+                </li>
+              ))}
+            </ul>
+            {g.persons.length >= 2 && (
+              <a
+                class="button secondary"
+                href={`/people/merge?a=${g.persons[0]!.id}&b=${g.persons[1]!.id}`}
+              >
+                {t(l, "merge.compare")}
+              </a>
+            )}
+          </div>
+        ))}
+      </Page>,
+    );
+  });
+
+  // Side by side: choose who stays and whose primary address is kept, then merge.
+  app.get("/people/merge", async (c) => {
+    const tenant = requireTenant(c);
+    const l = c.get("locale");
+    const a = await getPerson(deps, tenant.id, c.req.query("a") ?? "");
+    const b = await getPerson(deps, tenant.id, c.req.query("b") ?? "");
+    const Card = ({ p }: { p: Person }) => (
+      <div class="card">
+        <h2>{fullName(p, l)}</h2>
+        <p class="muted">{[p.title, p.organisation].filter(Boolean).join(", ")}</p>
+        <ul>
+          {p.addresses.map((x) => (
+            <li>
+              {x.address} {x.is_primary && <span class="badge">{t(l, "people.primary")}</span>}
+            </li>
+          ))}
+        </ul>
+        <p class="muted">{p.tags.join(", ")}</p>
+      </div>
+    );
+    return c.html(
+      <Page c={c} deps={deps} title={t(l, "merge.title")}>
+        <h1>{t(l, "merge.title")}</h1>
+        <div class="grid2">
+          <Card p={a} />
+          <Card p={b} />
+        </div>
+        <form method="post" action="/people/merge" class="card stack">
+          <Csrf c={c} />
+          <p>{t(l, "merge.explain")}</p>
+          <fieldset>
+            <legend>{t(l, "merge.keep")}</legend>
+            {[[a, b], [b, a]].map(([keep, gone]) => (
+              <label>
+                <input
+                  type="radio"
+                  name="pair"
+                  value={`${keep!.id}:${gone!.id}`}
+                  checked={keep === a}
+                />{" "}
+                {t(l, "merge.keep_option", { keep: fullName(keep!, l), gone: fullName(gone!, l) })}
+              </label>
+            ))}
+          </fieldset>
+          <label>
+            <input type="checkbox" name="primary" value="other" /> {t(l, "merge.use_other_primary")}
+          </label>
+          <div>
+            <button type="submit" class="danger">{t(l, "merge.confirm")}</button>
+          </div>
+        </form>
+      </Page>,
+    );
+  });
+
+  app.post("/people/merge", async (c) => {
+    const tenant = requireTenant(c);
+    const form = await readForm(c);
+    const [into = "", from = ""] = field(form, "pair").split(":");
+    const merged = await mergePersons(deps, tenant.id, into, {
+      from,
+      primary: field(form, "primary") === "other" ? "other" : "keep",
+    }, actorOf(c));
+    await flash.set(c, { kind: "ok", text: t(c.get("locale"), "merge.done") });
+    return c.redirect(`/people/${merged.id}`, 303);
+  });
 
   app.get("/people/:id", async (c) => await profile(c, await flash.take(c)));
 
