@@ -226,3 +226,13 @@ Deno.test("imports are tenant-scoped and bad mappings name the column", async ()
   const count = await a.call("PUT", `/imports/${imp.id}/mapping`, { columns: ["email"] });
   assert.equal(count.body.error.details[0].code, "count");
 });
+
+Deno.test("a malformed file fails the dry run with the line and reason, changing nothing", async () => {
+  const { call, upload, step, persons } = await setup("import-5");
+  const imp = await upload(await fixture("malformed_stray_quote.csv"));
+  await call("PUT", `/imports/${imp.id}/mapping`, { columns: ["email", "first_name"] });
+  const checked = await step(imp.id, "check");
+  assert.equal(checked.status, "failed");
+  assert.equal(checked.error, "csv:stray_quote:3");
+  assert.equal(await persons(), 0);
+});

@@ -68,6 +68,10 @@ export const en = {
   "merge.confirm": "Merge",
   "merge.done": "Merged.",
   "import.title": "Import people",
+  "csv.stray_quote": "Line {line}: a quote inside an unquoted field or after a closing quote.",
+  "csv.unterminated_quote": "Line {line}: a quoted field is never closed.",
+  "csv.row_too_large": "Line {line}: the row is too large.",
+  "csv.invalid_encoding": "Line {line}: the text is not valid UTF-8.",
   "import.intro":
     "Upload a CSV file (UTF-8 or Windows-1252, separated by commas or semicolons). You choose what each column means and see a dry run before anything changes.",
   "import.file": "CSV file",

@@ -11,7 +11,7 @@ import { isUuid, uuidv7 } from "../db/ids.ts";
 import { jsonb } from "../db/json.ts";
 import { AppError } from "../errors.ts";
 import { audit } from "../tenants/audit.ts";
-import { type CsvRecord, readCsv, sniffCsv } from "./csv.ts";
+import { CsvError, type CsvRecord, readCsv, sniffCsv } from "./csv.ts";
 import { normalizeAddress } from "./address.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock" | "database" | "log">;
@@ -117,15 +117,23 @@ export async function createImport(
       throw new AppError("validation", {}, [{ path: "file", code: "empty", message: "" }]);
     }
     const sniffed = sniffCsv(first);
+    // An all-ASCII start says nothing about the encoding: let the reader decide at the first
+    // non-ASCII byte, however far into the file (a Windows-1252 "Ö" on row 90,000).
+    const asciiStart = first.every((b) => b < 0x80);
     // The header row: read just the first record.
     let headers: string[] = [];
-    for await (const rec of readCsv(chunksOf(deps, tenantId, id), sniffed)) {
+    for await (
+      const rec of readCsv(chunksOf(deps, tenantId, id), {
+        delimiter: sniffed.delimiter,
+        encoding: asciiStart ? undefined : sniffed.encoding,
+      })
+    ) {
       headers = rec.fields.map((h) => h.trim());
       break;
     }
     await deps.db.updateTable("imports").set({
       size_bytes: size,
-      encoding: sniffed.encoding,
+      encoding: asciiStart ? null : sniffed.encoding,
       delimiter: sniffed.delimiter,
       headers,
       updated_at: deps.clock(),
@@ -479,7 +487,12 @@ export async function startImport(
       deps.log.error("import failed", { importId: id, error: String(e) });
       await deps.db.updateTable("imports").set({
         status: "failed",
-        error: e instanceof AppError ? e.code : String(e).slice(0, 500),
+        // Stored as codes, shown in the reader's language by the UI (importErrorText).
+        error: e instanceof CsvError
+          ? `csv:${e.reason}:${e.line}`
+          : e instanceof AppError
+          ? e.code
+          : String(e).slice(0, 500),
         updated_at: deps.clock(),
       }).where("tenant_id", "=", tenantId).where("id", "=", id).execute();
     } finally {
@@ -514,7 +527,7 @@ async function process(
   };
   for await (
     const rec of readCsv(chunksOf(deps, tenantId, imp.id), {
-      encoding: (imp.encoding ?? "utf-8") as "utf-8",
+      encoding: (imp.encoding ?? undefined) as "utf-8" | undefined,
       delimiter: (imp.delimiter ?? ",") as ",",
     })
   ) {
@@ -704,7 +717,7 @@ export async function previewRows(
   try {
     for await (
       const rec of readCsv(chunksOf(deps, tenantId, imp.id), {
-        encoding: (imp.encoding ?? "utf-8") as "utf-8",
+        encoding: (imp.encoding ?? undefined) as "utf-8" | undefined,
         delimiter: (imp.delimiter ?? ",") as ",",
       })
     ) {

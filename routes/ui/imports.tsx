@@ -105,7 +105,12 @@ export function importPages(app: Hono, deps: AppDeps, flash: FlashStore) {
       imp,
       notice ??
         (imp.status === "failed"
-          ? { kind: "error", text: t(c.get("locale"), "import.failed", { error: imp.error ?? "" }) }
+          ? {
+            kind: "error",
+            text: t(c.get("locale"), "import.failed", {
+              error: importErrorText(c.get("locale"), imp.error ?? ""),
+            }),
+          }
           : null),
     );
   });
@@ -335,4 +340,11 @@ export function importPages(app: Hono, deps: AppDeps, flash: FlashStore) {
       "content-disposition": `attachment; filename="import-report-${imp.id}.csv"`,
     });
   });
+}
+
+/** Import errors are stored as codes ("csv:stray_quote:12"); this says them in the reader's language. */
+function importErrorText(l: Parameters<typeof t>[0], error: string): string {
+  const [kind, reason, line] = error.split(":");
+  if (kind === "csv" && reason && line) return t(l, `csv.${reason}`, { line: Number(line) });
+  return error;
 }
