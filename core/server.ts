@@ -9,6 +9,8 @@ import { ensureOperator } from "./bootstrap.ts";
 import { pruneSessions } from "./auth/sessions.ts";
 import { pruneLoginFailures } from "./auth/login.ts";
 import { pruneIdempotencyKeys } from "./http/idempotency.ts";
+import { SendWorker } from "./send/worker.ts";
+import { transportFor } from "./send/transport.ts";
 
 export const ROLES = ["api", "worker", "smtp", "all"] as const;
 export type Role = (typeof ROLES)[number];
@@ -84,6 +86,11 @@ export async function start(
     };
     const timer = setInterval(housekeeping, 10 * 60_000);
     stoppers.push(() => Promise.resolve(clearInterval(timer)));
+    // The send pipeline: one worker loop per process; scale out with more worker processes.
+    const worker = new SendWorker(deps, await transportFor(deps));
+    await worker.start();
+    stoppers.push(() => worker.stop());
+    log.info("send worker started", { worker: worker.id, delivery: redactUrl(config.delivery) });
     for (const p of deps.registry.all()) {
       if (!p.start) continue;
       await p.start(deps);
@@ -103,4 +110,15 @@ export async function start(
       await deps.database.close();
     },
   };
+}
+
+/** A delivery URL without its password, for logs. */
+function redactUrl(target: string): string {
+  try {
+    const u = new URL(target);
+    if (u.password) u.password = "***";
+    return u.href;
+  } catch {
+    return target;
+  }
 }

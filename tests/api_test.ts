@@ -253,6 +253,9 @@ Deno.test("the OpenAPI document describes the routes, including plugins'", async
     assert.ok(doc.paths[path], `documents ${path}`);
   }
   assert.ok(doc.paths["/reports_demo/summary"], "documents plugin routes");
+  for (const name of ["Person", "SegmentDefinition", "TagCondition", "Send", "Import"]) {
+    assert.ok(doc.components.schemas[name], `documents the ${name} schema`);
+  }
   const docs = await api("/docs");
   assert.equal(docs.status, 200);
   assert.match(await docs.text(), /swagger-ui/);

@@ -250,6 +250,73 @@ export interface ImportChunksTable {
   data: Uint8Array;
 }
 
+export type SendKind = "mass" | "single" | "transactional";
+export type SendStatus =
+  | "draft"
+  | "expanding"
+  | "sending"
+  | "paused"
+  | "cancelled"
+  | "done"
+  | "failed";
+export type QueueStatus = "queued" | "leased" | "held" | "sent" | "failed" | "cancelled";
+
+export interface SendsTable {
+  tenant_id: string;
+  id: string;
+  kind: SendKind;
+  status: Generated<SendStatus>;
+  content: Json<unknown>;
+  audience: Json<unknown>;
+  total: Generated<number>;
+  sent: Generated<number>;
+  failed: Generated<number>;
+  deferred: Generated<number>;
+  excluded: ColumnType<
+    Record<string, number>,
+    Record<string, number> | undefined,
+    Record<string, number>
+  >;
+  error: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface SendQueueTable {
+  tenant_id: string;
+  send_id: string;
+  id: string;
+  priority: number;
+  person_id: string | null;
+  address: string;
+  domain: string;
+  data: Json<unknown> | null;
+  status: Generated<QueueStatus>;
+  attempts: Generated<number>;
+  ready_at: Timestamp;
+  lease_until: NullableTimestamp;
+  leased_by: string | null;
+  message_id: string | null;
+  last_reply: string | null;
+  sent_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface CapturedMailTable {
+  tenant_id: string;
+  id: string;
+  send_id: string | null;
+  queue_id: string | null;
+  mail_from: string;
+  rcpt_to: string;
+  subject: Generated<string>;
+  raw: string;
+  created_at: Timestamp;
+}
+
 export interface DB {
   tenants: TenantsTable;
   operators: OperatorsTable;
@@ -271,4 +338,7 @@ export interface DB {
   import_mappings: ImportMappingsTable;
   imports: ImportsTable;
   import_chunks: ImportChunksTable;
+  sends: SendsTable;
+  send_queue: SendQueueTable;
+  captured_mail: CapturedMailTable;
 }

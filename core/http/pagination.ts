@@ -35,9 +35,11 @@ export async function pageQuery<T extends { id: string }>(
   // deno-lint-ignore no-explicit-any -- works for any table with an id column
   qb: SelectQueryBuilder<any, any, T>,
   page: PageRequest,
+  opts: { newestFirst?: boolean } = {},
 ): Promise<Page<T>> {
-  let q = qb.orderBy("id", "asc").limit(page.limit + 1);
-  if (page.cursor) q = q.where("id", ">", decodeCursor(page.cursor));
+  const desc = opts.newestFirst === true;
+  let q = qb.orderBy("id", desc ? "desc" : "asc").limit(page.limit + 1);
+  if (page.cursor) q = q.where("id", desc ? "<" : ">", decodeCursor(page.cursor));
   const rows = await q.execute();
   const more = rows.length > page.limit;
   const items = more ? rows.slice(0, page.limit) : rows;

@@ -10,6 +10,9 @@ import { tenantAdminRoutes } from "./tenant_admin.ts";
 import { docsRoutes } from "./docs.ts";
 import { personRoutes } from "./persons.ts";
 import { importRoutes } from "./imports.ts";
+import { sendRoutes } from "./sends.ts";
+import { segmentRoutes } from "./segments.ts";
+import { listRoutes } from "./lists.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -36,6 +39,9 @@ export function apiRoutes(deps: AppDeps): OpenAPIHono {
   tenantRoutes(api, deps);
   personRoutes(api, deps);
   importRoutes(api, deps);
+  segmentRoutes(api, deps);
+  listRoutes(api, deps);
+  sendRoutes(api, deps);
 
   for (const plugin of deps.registry.all()) {
     if (!plugin.routes) continue;

@@ -27,6 +27,10 @@ export function navFor(c: Context, deps: AppDeps): NavLink[] {
     { href: "/", label: t(l, "nav.home") },
     { href: "/people", label: t(l, "nav.people") },
   ];
+  // The local mailbox only exists where mail is captured instead of sent.
+  if (deps.config.delivery === "capture") {
+    links.push({ href: "/mailbox", label: t(l, "nav.mailbox") });
+  }
   const enabled = c.get("plugins");
   for (const p of deps.registry.all()) {
     if (!p.ui || !enabled.has(p.name)) continue;

@@ -14,6 +14,7 @@ import { operatorPages } from "./operator.tsx";
 import { settingsPages } from "./settings.tsx";
 import { peoplePages } from "./people.tsx";
 import { importPages } from "./imports.tsx";
+import { mailboxPages } from "./mailbox.tsx";
 import { staticAssets } from "./static.ts";
 
 export async function uiRoutes(deps: AppDeps): Promise<Hono> {
@@ -52,6 +53,7 @@ export async function uiRoutes(deps: AppDeps): Promise<Hono> {
 
   operatorPages(ui, deps, flash);
   settingsPages(ui, deps, flash);
+  mailboxPages(ui, deps);
   importPages(ui, deps, flash); // before peoplePages: /people/import is not a person id
   peoplePages(ui, deps, flash);
 

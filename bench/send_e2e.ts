@@ -1,0 +1,275 @@
+// deno task bench:send — the send pipeline end to end on PostgreSQL, against Postfix's smtp-sink,
+// next to two references measured in the same run: smtp-source blasting the same sink (the
+// machine's physical limit) and a plain nodemailer pool + handlebars script (what a developer
+// would write instead). Ends with one JSON line.
+//
+// Env: BENCH_N (default 100000), SINK_HOST/SINK_PORT (an external sink; default: start one),
+// BENCH_DATABASE_URL (a database the bench may create and drop databases from; default
+// TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test).
+import process from "node:process";
+import postgres from "postgres";
+import Handlebars from "handlebars";
+import nodemailer from "nodemailer";
+import mjml2html from "mjml";
+import { sql } from "kysely";
+import { loadConfig } from "../core/config.ts";
+import { CORE_MIGRATIONS, migrate, openDatabase } from "../core/db/mod.ts";
+import { silentLogger } from "../core/log.ts";
+import { PluginRegistry } from "../core/plugin.ts";
+import type { AppDeps } from "../core/deps.ts";
+import { createTenant } from "../core/tenants/tenants.ts";
+import { createList } from "../core/people/lists.ts";
+import { createSend, expandSend } from "../core/send/queue.ts";
+import { SendWorker } from "../core/send/worker.ts";
+import { RelayTransport } from "../core/send/smtp_transport.ts";
+import { createDkimSigner, generateDkimKey } from "../core/send/dkim.ts";
+import { randomToken } from "../core/crypto.ts";
+import { startSmtpSink } from "../core/smtp/_test_servers.ts";
+
+const N = Number(Deno.env.get("BENCH_N") ?? 100_000);
+const DOMAINS = 50;
+const ADMIN = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL") ??
+  "postgres://postgres@127.0.0.1:5432/test";
+
+function log(s: string) {
+  console.error(s);
+}
+
+/** Peak RSS of this process, sampled every 50 ms while `fn` runs. */
+async function measured<T>(fn: () => Promise<T>) {
+  let peak = Deno.memoryUsage().rss;
+  const timer = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 50);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    const value = await fn();
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    return { value, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb: peak / 2 ** 20 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** A ~20 KB newsletter designed in MJML, with merge fields and 10 links. */
+async function newsletterHtml(): Promise<string> {
+  const articles = Array.from({ length: 10 }, (_, i) => `
+    <mj-section><mj-column>
+      <mj-text font-size="18px" font-weight="bold">Nyhet ${
+    i + 1
+  }: Forskning vid universitetet</mj-text>
+      <mj-text>Hej {{firstname}}! ${
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. "
+      .repeat(6)
+  }</mj-text>
+      <mj-button href="https://www.uni.example/news/${i + 1}?utm_source=skicka">Läs mer</mj-button>
+    </mj-column></mj-section>`).join("");
+  const doc = `<mjml><mj-body>
+    <mj-section><mj-column><mj-text font-size="24px">Alumninytt för {{firstname}} {{lastname}}</mj-text></mj-column></mj-section>
+    ${articles}
+    <mj-section><mj-column><mj-text font-size="11px">{{organisation}} · Du får detta brev som alumn.</mj-text></mj-column></mj-section>
+  </mj-body></mjml>`;
+  const out = await mjml2html(doc, { validationLevel: "soft" });
+  return out.html;
+}
+
+async function freshDatabase() {
+  const name = `skicka_bench_send_${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
+  const admin = postgres(ADMIN, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    async drop() {
+      const a = postgres(ADMIN, { max: 1, onnotice: () => {} });
+      await a.unsafe(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
+}
+
+async function main() {
+  const html = await newsletterHtml();
+  log(`message: ${Math.round(html.length / 1024)} KB of HTML, N=${N}, ${DOMAINS} domains`);
+
+  const sink = Deno.env.get("SINK_PORT") ? null : await startSmtpSink({ counter: true });
+  const sinkHost = Deno.env.get("SINK_HOST") ?? "127.0.0.1";
+  const sinkPort = Number(Deno.env.get("SINK_PORT") ?? sink!.port);
+  const received = () => sink?.messages() ?? NaN;
+
+  const fresh = await freshDatabase();
+  const database = await openDatabase({ url: fresh.url, poolSize: 8 });
+  try {
+    await migrate(database.db, [{ scope: "core", dir: CORE_MIGRATIONS }]);
+    const deps: AppDeps = {
+      config: loadConfig({ DATABASE_URL: fresh.url, BASE_URL: "http://bench.skicka.test" }),
+      database,
+      db: database.db,
+      log: silentLogger,
+      clock: () => new Date(),
+      secret: "bench-secret-bench-secret-bench-secret-0",
+      registry: new PluginRegistry([]),
+    };
+    const tenant = await createTenant(
+      deps,
+      { name: "Bench University", tier: "advanced" },
+      "bench",
+    );
+    const list = await createList(deps, tenant.id, { name: "Everyone" }, "bench");
+    log("creating persons…");
+    await sql`insert into persons (tenant_id, id, first_name, last_name, organisation, created_at,
+        updated_at)
+      select ${tenant.id}, skicka_uuidv7(), 'Förnamn' || g, 'Efternamn' || g,
+        'Organisation ' || (g % 100), now(), now()
+      from generate_series(1, ${N}) g`.execute(deps.db);
+    await sql`insert into person_addresses (tenant_id, id, person_id, address, address_key,
+        is_primary, created_at)
+      select p.tenant_id, skicka_uuidv7(), p.id, a.addr, a.addr, true, now()
+      from (select id, tenant_id, row_number() over (order by id) as n from persons
+        where tenant_id = ${tenant.id}) p,
+      lateral (select 'user' || p.n || '@domain' || (p.n % ${DOMAINS}) || '.example' as addr) a`
+      .execute(deps.db);
+    await sql`insert into list_members (tenant_id, list_id, person_id, added_at)
+      select tenant_id, ${list.id}, id, now() from persons where tenant_id = ${tenant.id}`
+      .execute(deps.db);
+    await sql`analyze`.execute(deps.db);
+
+    const content = {
+      from: { name: "Alumni", address: "alumni@bench.skicka.test" },
+      subject: "Alumninytt för {{firstname}}",
+      html,
+    };
+    const dkimKey = generateDkimKey("rsa");
+    const signer = createDkimSigner({
+      domain: "bench.skicka.test",
+      selector: "s1",
+      privateKeyPem: dkimKey.privateKeyPem,
+    });
+
+    const runs: Record<
+      string,
+      { seconds: number; cpuSeconds: number; peakRssMb: number; sink: number }
+    > = {};
+    for (const variant of ["unsigned", "dkim"] as const) {
+      const before = received();
+      const s = await createSend(deps, tenant.id, {
+        kind: "mass",
+        content,
+        audience: { lists: [list.id] },
+      }, "bench");
+      const expand = await measured(() => expandSend(deps, tenant.id, s.id, "bench"));
+      log(`${variant}: expanded ${expand.value.total} in ${expand.seconds.toFixed(2)} s`);
+      const worker = new SendWorker(
+        deps,
+        new RelayTransport(`smtp://${sinkHost}:${sinkPort}`, {
+          pool: { tls: "off", maxConnections: 8 },
+          concurrency: 64,
+          domainLimit: { ratePerSecond: 1e9, burst: 1e9 },
+        }),
+        { batchSize: 1000, sign: variant === "dkim" ? signer : undefined },
+      );
+      const run = await measured(async () => {
+        let n = 0;
+        for (let got = await worker.runOnce(); got > 0; got = await worker.runOnce()) n += got;
+        return n;
+      });
+      await worker.stop();
+      await new Promise((r) => setTimeout(r, 300)); // the sink's counter prints once a second
+      runs[variant] = { ...run, sink: received() - before };
+      log(`${variant}: ${run.value} messages in ${run.seconds.toFixed(2)} s`);
+    }
+
+    // Reference 1: smtp-source, same size and count, 8 sessions in parallel.
+    const before = received();
+    const source = await measured(async () => {
+      const out = await new Deno.Command("/usr/sbin/smtp-source", {
+        args: [
+          "-s",
+          "8",
+          "-l",
+          String(html.length),
+          "-m",
+          String(N),
+          "-f",
+          "bench@skicka.test",
+          "-t",
+          "sink@domain1.example",
+          `${sinkHost}:${sinkPort}`,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    const sourceSink = received() - before;
+
+    // Reference 2: nodemailer's pooled transport + handlebars, as an app developer would.
+    const template = Handlebars.compile(html);
+    const subject = Handlebars.compile(content.subject);
+    const transporter = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 8,
+      maxMessages: Infinity,
+      host: sinkHost,
+      port: sinkPort,
+      secure: false,
+      ignoreTLS: true,
+    });
+    const before2 = received();
+    const nm = await measured(async () => {
+      let next = 0;
+      const one = async () => {
+        for (let i = next++; i < N; i = next++) {
+          const ctx = { firstname: `Förnamn${i}`, lastname: `Efternamn${i}`, organisation: "Org" };
+          await transporter.sendMail({
+            from: "Alumni <alumni@bench.skicka.test>",
+            to: `user${i}@domain${i % DOMAINS}.example`,
+            subject: subject(ctx),
+            html: template(ctx),
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: 64 }, one));
+    });
+    transporter.close();
+    await new Promise((r) => setTimeout(r, 1200));
+    const nmSink = received() - before2;
+
+    const rate = (s: number) => Math.round(N / s);
+    const rows = [
+      ["Skicka, unsigned", runs.unsigned!],
+      ["Skicka, DKIM rsa-2048", runs.dkim!],
+      ["smtp-source (physical limit)", { ...source, sink: sourceSink }],
+      ["nodemailer pool + handlebars", { ...nm, sink: nmSink }],
+    ] as const;
+    const unsigned = rate(runs.unsigned!.seconds);
+    console.log(
+      `\n| run | msgs/s | CPU s | peak RSS MB | sink received | Skicka unsigned ÷ this |\n|---|---|---|---|---|---|`,
+    );
+    for (const [name, r] of rows) {
+      console.log(
+        `| ${name} | ${rate(r.seconds)} | ${r.cpuSeconds.toFixed(1)} | ${
+          Math.round(r.peakRssMb)
+        } | ${r.sink} | ${(unsigned / rate(r.seconds)).toFixed(2)} |`,
+      );
+    }
+    console.log(JSON.stringify({
+      n: N,
+      unsigned_msgs_per_s: unsigned,
+      dkim_msgs_per_s: rate(runs.dkim!.seconds),
+      smtp_source_msgs_per_s: rate(source.seconds),
+      nodemailer_msgs_per_s: rate(nm.seconds),
+      sink_received: runs.unsigned!.sink + runs.dkim!.sink,
+      peak_rss_mb: Math.round(Math.max(runs.unsigned!.peakRssMb, runs.dkim!.peakRssMb)),
+    }));
+  } finally {
+    await database.close();
+    await fresh.drop();
+    await sink?.close();
+  }
+}
+
+await main();

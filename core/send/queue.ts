@@ -1,0 +1,517 @@
+// The durable send queue: expand (audience → rows, in SQL), claim (batches under a lease),
+// record (outcomes in batches), and the controls (pause, resume, cancel, progress).
+//
+// Everything proportional to an audience is one set-based statement; TypeScript only loops over
+// bounded batches (ARCHITECTURE.md, "Data rules").
+import { type Expression, type Kysely, sql, type SqlBool, type Transaction } from "kysely";
+import { z } from "zod";
+import type { AppDeps } from "../deps.ts";
+import type { DB, SendKind } from "../db/schema.ts";
+import { isUuid, uuidv7 } from "../db/ids.ts";
+import { jsonb } from "../db/json.ts";
+import { AppError } from "../errors.ts";
+import { audit } from "../tenants/audit.ts";
+import { normalizeAddress } from "../people/address.ts";
+import { audiencePredicate } from "../people/segments.ts";
+import { nextAttempt } from "./retry_schedule.ts";
+
+type Deps = Pick<AppDeps, "db" | "clock">;
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** Lower goes first: a password reset never waits behind a newsletter. */
+export const PRIORITY: Record<SendKind, number> = { transactional: 0, single: 1, mass: 2 };
+
+export const Audience = z.object({
+  segments: z.array(z.uuid()).max(50).default([]),
+  lists: z.array(z.uuid()).max(50).default([]),
+  persons: z.array(z.uuid()).max(1000).default([]),
+  /** Raw addresses, not (necessarily) persons: staff writing to someone outside the CRM. */
+  addresses: z.array(z.string().max(320)).max(1000).default([]),
+  exclude_segments: z.array(z.uuid()).max(50).default([]),
+});
+export type Audience = z.output<typeof Audience>;
+
+/** What is sent, frozen at queue time. Handlebars in subject, html and text. */
+export const SendContent = z.object({
+  from: z.object({ name: z.string().max(200).default(""), address: z.string().max(320) }),
+  reply_to: z.string().max(320).optional(),
+  subject: z.string().min(1).max(998),
+  html: z.string().max(5_000_000).optional(),
+  text: z.string().max(5_000_000).optional(),
+  headers: z.record(z.string(), z.string().max(2000)).optional(),
+});
+export type SendContent = z.output<typeof SendContent>;
+
+export const EXCLUSION_REASONS = [
+  "inactive",
+  "excluded_segment",
+  "no_address",
+  "undeliverable",
+  "invalid_address",
+] as const;
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+
+const SEND_COLUMNS = [
+  "id",
+  "kind",
+  "status",
+  "content",
+  "audience",
+  "total",
+  "sent",
+  "failed",
+  "deferred",
+  "excluded",
+  "error",
+  "created_by",
+  "created_at",
+  "updated_at",
+  "started_at",
+  "finished_at",
+] as const;
+
+export async function createSend(
+  deps: Deps,
+  tenantId: string,
+  input: {
+    kind: SendKind;
+    content: z.input<typeof SendContent>;
+    audience: z.input<typeof Audience>;
+  },
+  actor: string,
+) {
+  const content = SendContent.parse(input.content);
+  const audience = Audience.parse(input.audience);
+  const now = deps.clock();
+  const id = uuidv7();
+  await deps.db.insertInto("sends").values({
+    tenant_id: tenantId,
+    id,
+    kind: input.kind,
+    content: jsonb(content),
+    audience: jsonb(audience),
+    excluded: jsonb({}),
+    created_by: actor,
+    created_at: now,
+    updated_at: now,
+  }).execute();
+  return await getSend(deps, tenantId, id);
+}
+
+export async function getSend(deps: Pick<AppDeps, "db">, tenantId: string, id: string) {
+  if (!isUuid(id)) throw new AppError("not_found");
+  const row = await deps.db.selectFrom("sends").select(SEND_COLUMNS)
+    .where("tenant_id", "=", tenantId).where("id", "=", id).executeTakeFirst();
+  if (!row) throw new AppError("not_found");
+  return { ...row, content: row.content as SendContent, audience: row.audience as Audience };
+}
+export type SendRow = Awaited<ReturnType<typeof getSend>>;
+
+/**
+ * Expands a draft's audience into queue rows in one transaction and starts the send.
+ * One INSERT … SELECT: persons reached through several segments or lists appear once; those
+ * excluded are counted by reason, never loaded.
+ */
+export async function expandSend(
+  deps: Deps,
+  tenantId: string,
+  sendId: string,
+  actor: string,
+): Promise<{ total: number; excluded: Partial<Record<ExclusionReason, number>> }> {
+  const now = deps.clock();
+  return await deps.db.transaction().execute(async (trx) => {
+    const claimed = await trx.updateTable("sends").set({ status: "expanding", updated_at: now })
+      .where("tenant_id", "=", tenantId).where("id", "=", sendId).where("status", "=", "draft")
+      .returning(["kind", "audience"]).executeTakeFirst();
+    if (!claimed) {
+      await getSend({ db: trx }, tenantId, sendId); // not_found if it does not exist
+      throw new AppError("conflict", {}, [{ path: "status", code: "not_draft", message: "" }]);
+    }
+    const audience = Audience.parse(claimed.audience);
+    const priority = PRIORITY[claimed.kind];
+    const excluded: Partial<Record<ExclusionReason, number>> = {};
+    let total = 0;
+
+    const reach = await audiencePredicate(trx, tenantId, {
+      segments: audience.segments,
+      lists: audience.lists,
+      persons: audience.persons,
+    });
+    const exclude = audience.exclude_segments.length
+      ? await audiencePredicate(trx, tenantId, { segments: audience.exclude_segments })
+      : sql<SqlBool>`false`;
+    if (reach) {
+      const rows = await sql<{ reason: string | null; n: number }>`
+        with cand as (
+          select p.id as person_id, a.address,
+            case
+              when p.status <> 'active' then 'inactive'
+              when ${exclude as Expression<SqlBool>} then 'excluded_segment'
+              when a.address is null then 'no_address'
+              when a.undeliverable_at is not null then 'undeliverable'
+            end as reason
+          from persons p
+          left join person_addresses a
+            on a.tenant_id = p.tenant_id and a.person_id = p.id and a.is_primary
+          where p.tenant_id = ${tenantId} and ${reach}
+        ),
+        ins as (
+          insert into send_queue (tenant_id, send_id, id, priority, person_id, address, domain,
+            ready_at, created_at)
+          select ${tenantId}, ${sendId}, skicka_uuidv7(), ${priority}, person_id, address,
+            lower(split_part(address, '@', 2)), ${now}, ${now}
+          from cand where reason is null
+          returning 1
+        )
+        select reason, count(*)::int as n from cand where reason is not null group by reason
+        union all
+        select null, count(*)::int from ins`.execute(trx);
+      for (const r of rows.rows) {
+        if (r.reason === null) total += Number(r.n);
+        else excluded[r.reason as ExclusionReason] = Number(r.n);
+      }
+    }
+
+    // Raw addresses: validated here; an address that is also a queued person's is sent once.
+    const seen = new Set<string>();
+    const raw = audience.addresses.flatMap((input) => {
+      const a = normalizeAddress(input);
+      if (!a.ok) {
+        excluded.invalid_address = (excluded.invalid_address ?? 0) + 1;
+        return [];
+      }
+      if (seen.has(a.key)) return [];
+      seen.add(a.key);
+      return [a];
+    });
+    if (raw.length) {
+      const already = new Set(
+        (await trx.selectFrom("send_queue").select(sql<string>`lower(address)`.as("k"))
+          .where("tenant_id", "=", tenantId).where("send_id", "=", sendId)
+          .where(sql`lower(address)`, "in", raw.map((a) => a.key)).execute()).map((r) => r.k),
+      );
+      const blocked = new Set(
+        (await trx.selectFrom("person_addresses").select("address_key")
+          .where("tenant_id", "=", tenantId).where("address_key", "in", raw.map((a) => a.key))
+          .where("undeliverable_at", "is not", null).execute()).map((r) => r.address_key),
+      );
+      const fresh = raw.filter((a) => !already.has(a.key) && !blocked.has(a.key));
+      if (blocked.size) excluded.undeliverable = (excluded.undeliverable ?? 0) + blocked.size;
+      if (fresh.length) {
+        await trx.insertInto("send_queue").values(fresh.map((a) => ({
+          tenant_id: tenantId,
+          send_id: sendId,
+          id: uuidv7(),
+          priority,
+          person_id: null,
+          address: a.address,
+          domain: a.address.slice(a.address.lastIndexOf("@") + 1).toLowerCase(),
+          ready_at: now,
+          created_at: now,
+        }))).execute();
+        total += fresh.length;
+      }
+    }
+
+    await trx.updateTable("sends").set({
+      status: total > 0 ? "sending" : "done",
+      total,
+      excluded: jsonb(excluded),
+      started_at: now,
+      finished_at: total > 0 ? null : now,
+      updated_at: now,
+    }).where("tenant_id", "=", tenantId).where("id", "=", sendId).execute();
+    await audit(trx, {
+      tenantId,
+      actor,
+      action: "send.start",
+      target: sendId,
+      details: { total, excluded },
+      at: now,
+    });
+    return { total, excluded };
+  });
+}
+
+export interface Claimed {
+  tenant_id: string;
+  send_id: string;
+  id: string;
+  person_id: string | null;
+  address: string;
+  domain: string;
+  data: unknown;
+  attempts: number;
+  ready_at: Date;
+  created_at: Date;
+}
+
+/**
+ * Claims up to `size` ready rows for this worker under a lease. Transactional sends first; the
+ * rest is shared evenly between the active sends, so one huge mailing cannot starve another
+ * tenant's. Rows another worker holds are skipped (SKIP LOCKED), never waited for.
+ */
+export async function claimBatch(
+  deps: Deps,
+  workerId: string,
+  opts: { size: number; leaseMs: number },
+): Promise<Claimed[]> {
+  const now = deps.clock();
+  const active = await deps.db.selectFrom("sends").select(["tenant_id", "id", "kind"])
+    .where("status", "=", "sending").execute();
+  if (!active.length) return [];
+  active.sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind]);
+  const out: Claimed[] = [];
+  const leaseUntil = new Date(now.getTime() + opts.leaseMs);
+  // Priority tiers in order; within a tier, an equal share per send, leftovers to the next.
+  for (const tier of [0, 1, 2]) {
+    let sends = active.filter((s) => PRIORITY[s.kind] === tier);
+    while (sends.length && out.length < opts.size) {
+      const share = Math.max(1, Math.floor((opts.size - out.length) / sends.length));
+      const still: typeof sends = [];
+      for (const s of sends) {
+        const want = Math.min(share, opts.size - out.length);
+        if (want <= 0) break;
+        const got = await claimFrom(deps.db, s.tenant_id, s.id, workerId, want, now, leaseUntil);
+        out.push(...got);
+        if (got.length === want) still.push(s);
+      }
+      sends = still;
+    }
+  }
+  return out;
+}
+
+async function claimFrom(
+  db: Db,
+  tenantId: string,
+  sendId: string,
+  workerId: string,
+  n: number,
+  now: Date,
+  leaseUntil: Date,
+): Promise<Claimed[]> {
+  // The CTE is materialized on purpose: a LIMIT … SKIP LOCKED subquery inlined into the UPDATE
+  // may be evaluated more than once and then claim more than n rows.
+  const r = await sql<Claimed>`
+    with c as materialized (
+      select id from send_queue
+      where tenant_id = ${tenantId} and send_id = ${sendId} and status = 'queued'
+        and ready_at <= ${now}
+      order by ready_at limit ${n}
+      for update skip locked
+    )
+    update send_queue q set status = 'leased', lease_until = ${leaseUntil},
+      leased_by = ${workerId}, attempts = q.attempts + 1
+    from c
+    where q.tenant_id = ${tenantId} and q.id = c.id
+    returning q.tenant_id, q.send_id, q.id, q.person_id, q.address, q.domain, q.data,
+      q.attempts, q.ready_at, q.created_at`.execute(db);
+  return r.rows;
+}
+
+/** Rows whose worker died (lease expired) become ready again. Returns how many. */
+export async function recoverExpiredLeases(deps: Deps): Promise<number> {
+  const r = await deps.db.updateTable("send_queue")
+    .set({ status: "queued", lease_until: null, leased_by: null })
+    .where("status", "=", "leased").where("lease_until", "<", deps.clock())
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+export interface Outcome {
+  tenant_id: string;
+  send_id: string;
+  id: string;
+  status: "sent" | "deferred" | "failed" | "throttled";
+  reply: string;
+  retryAfterMs?: number;
+  message_id?: string;
+  attempts: number;
+  created_at: Date;
+}
+
+/**
+ * Writes a batch of outcomes: one UPDATE per tenant from arrays, counters per send, and sends
+ * with nothing left marked done. Deferred rows get their next attempt from the retry schedule,
+ * or fail once it gives up.
+ */
+export async function recordOutcomes(deps: Deps, outcomes: Outcome[]): Promise<void> {
+  if (!outcomes.length) return;
+  const now = deps.clock();
+  const byTenant = new Map<string, Outcome[]>();
+  for (const o of outcomes) {
+    const list = byTenant.get(o.tenant_id) ?? [];
+    list.push(o);
+    byTenant.set(o.tenant_id, list);
+  }
+  const counts = new Map<
+    string,
+    { tenant: string; sent: number; failed: number; deferred: number }
+  >();
+  await deps.db.transaction().execute(async (trx) => {
+    for (const [tenantId, list] of byTenant) {
+      const ids: string[] = [];
+      const statuses: string[] = [];
+      const replies: string[] = [];
+      const ready: string[] = [];
+      const mids: (string | null)[] = [];
+      const unclaim: string[] = [];
+      for (const o of list) {
+        let status: string = o.status;
+        let readyAt = now;
+        if (o.status === "throttled") {
+          // Not attempted: back in the queue after the wait, the claim's attempt taken back.
+          unclaim.push(o.id);
+          status = "queued";
+          readyAt = new Date(now.getTime() + (o.retryAfterMs ?? 1_000));
+        } else if (o.status === "deferred") {
+          const next = nextAttempt(o.attempts, now, { firstAttemptAt: o.created_at });
+          if (next) {
+            status = "queued";
+            readyAt = next;
+          } else {
+            status = "failed";
+          }
+        }
+        ids.push(o.id);
+        statuses.push(status);
+        replies.push(o.reply.slice(0, 1000));
+        ready.push(readyAt.toISOString());
+        mids.push(o.message_id ?? null);
+        const c = counts.get(o.send_id) ?? { tenant: tenantId, sent: 0, failed: 0, deferred: 0 };
+        if (status === "sent") c.sent++;
+        else if (status === "failed") c.failed++;
+        else if (o.status === "deferred") c.deferred++;
+        counts.set(o.send_id, c);
+      }
+      await sql`
+        update send_queue q set status = v.status, last_reply = v.reply, ready_at = v.ready_at,
+          message_id = coalesce(v.mid, q.message_id), lease_until = null, leased_by = null,
+          sent_at = case when v.status = 'sent' then ${now}::timestamptz else q.sent_at end
+        from unnest(${ids}::uuid[], ${statuses}::text[], ${replies}::text[],
+          ${ready}::timestamptz[], ${mids}::text[]) as v(id, status, reply, ready_at, mid)
+        where q.tenant_id = ${tenantId} and q.id = v.id and q.status = 'leased'`.execute(trx);
+      if (unclaim.length) {
+        await trx.updateTable("send_queue").set((eb) => ({ attempts: eb("attempts", "-", 1) }))
+          .where("tenant_id", "=", tenantId).where("id", "in", unclaim).execute();
+      }
+    }
+    for (const [sendId, c] of counts) {
+      await trx.updateTable("sends").set((eb) => ({
+        sent: eb("sent", "+", c.sent),
+        failed: eb("failed", "+", c.failed),
+        deferred: eb("deferred", "+", c.deferred),
+        updated_at: now,
+      })).where("tenant_id", "=", c.tenant).where("id", "=", sendId).execute();
+      await finishIfDone(trx, c.tenant, sendId, now);
+    }
+  });
+}
+
+async function finishIfDone(db: Db, tenantId: string, sendId: string, now: Date) {
+  await sql`update sends set status = 'done', finished_at = ${now}, updated_at = ${now}
+    where tenant_id = ${tenantId} and id = ${sendId} and status = 'sending'
+      and not exists (select 1 from send_queue where tenant_id = ${tenantId}
+        and send_id = ${sendId} and status in ('queued', 'leased', 'held'))`.execute(db);
+}
+
+/** Pause: queued rows are held; rows already on the wire finish. */
+export async function pauseSend(deps: Deps, tenantId: string, sendId: string, actor: string) {
+  return await control(
+    deps,
+    tenantId,
+    sendId,
+    actor,
+    "pause",
+    ["sending"],
+    "paused",
+    "queued",
+    "held",
+  );
+}
+
+export async function resumeSend(deps: Deps, tenantId: string, sendId: string, actor: string) {
+  return await control(
+    deps,
+    tenantId,
+    sendId,
+    actor,
+    "resume",
+    ["paused"],
+    "sending",
+    "held",
+    "queued",
+  );
+}
+
+/** Cancel: everything not yet sent is dropped (counted as cancelled). */
+export async function cancelSend(deps: Deps, tenantId: string, sendId: string, actor: string) {
+  return await control(
+    deps,
+    tenantId,
+    sendId,
+    actor,
+    "cancel",
+    ["draft", "sending", "paused"],
+    "cancelled",
+    ["queued", "held"],
+    "cancelled",
+  );
+}
+
+async function control(
+  deps: Deps,
+  tenantId: string,
+  sendId: string,
+  actor: string,
+  action: string,
+  from: string[],
+  to: "paused" | "sending" | "cancelled",
+  rowsFrom: string | string[],
+  rowsTo: string,
+) {
+  const now = deps.clock();
+  await deps.db.transaction().execute(async (trx) => {
+    const s = await trx.updateTable("sends").set({
+      status: to,
+      updated_at: now,
+      ...(to === "cancelled" ? { finished_at: now } : {}),
+    }).where("tenant_id", "=", tenantId).where("id", "=", sendId)
+      .where("status", "in", from as never).returning("id").executeTakeFirst();
+    if (!s) {
+      const cur = await getSend({ db: trx }, tenantId, sendId);
+      throw new AppError("conflict", {}, [{ path: "status", code: cur.status, message: "" }]);
+    }
+    await sql`update send_queue set status = ${rowsTo}
+      where tenant_id = ${tenantId} and send_id = ${sendId}
+        and status in (${sql.join([rowsFrom].flat())})`.execute(trx);
+    if (to === "sending") await finishIfDone(trx, tenantId, sendId, now);
+    await audit(trx, { tenantId, actor, action: `send.${action}`, target: sendId, at: now });
+  });
+  return await getSend(deps, tenantId, sendId);
+}
+
+/** Counts straight from the queue (the send row's counters are the fast path for lists). */
+export async function sendProgress(deps: Pick<AppDeps, "db">, tenantId: string, sendId: string) {
+  const s = await getSend(deps, tenantId, sendId);
+  const rows = await deps.db.selectFrom("send_queue").select([
+    "status",
+    sql<number>`count(*)::int`.as("n"),
+  ])
+    .where("tenant_id", "=", tenantId).where("send_id", "=", sendId).groupBy("status").execute();
+  const by = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  return {
+    id: s.id,
+    status: s.status,
+    total: s.total,
+    sent: by.sent ?? 0,
+    failed: by.failed ?? 0,
+    queued: (by.queued ?? 0) + (by.leased ?? 0),
+    held: by.held ?? 0,
+    cancelled: by.cancelled ?? 0,
+    excluded: s.excluded,
+    started_at: s.started_at,
+    finished_at: s.finished_at,
+  };
+}

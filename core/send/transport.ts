@@ -1,0 +1,68 @@
+// Delivery targets. A transport takes a batch of built messages and answers per message.
+import type { AppDeps } from "../deps.ts";
+import { uuidv7 } from "../db/ids.ts";
+
+export interface OutgoingMessage {
+  /** The queue row id; results are matched back by it. */
+  key: string;
+  tenantId: string;
+  sendId: string;
+  /** Envelope sender (MAIL FROM). */
+  from: string;
+  /** Envelope recipient (RCPT TO). */
+  to: string;
+  raw: string;
+  subject: string;
+}
+
+export interface DeliveryResult {
+  key: string;
+  /** throttled: not attempted (a rate limit); back to the queue without counting an attempt. */
+  status: "sent" | "deferred" | "failed" | "throttled";
+  /** The remote reply (or a description of the local failure). */
+  reply: string;
+  retryAfterMs?: number;
+}
+
+export interface Transport {
+  readonly name: string;
+  deliver(batch: OutgoingMessage[]): Promise<DeliveryResult[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * `capture`: mail is stored in the database and shown in the staff UI's mailbox; nothing leaves
+ * the machine. One multi-row insert per batch.
+ */
+export function captureTransport(deps: Pick<AppDeps, "db" | "clock">): Transport {
+  return {
+    name: "capture",
+    async deliver(batch) {
+      if (!batch.length) return [];
+      const now = deps.clock();
+      await deps.db.insertInto("captured_mail").values(batch.map((m) => ({
+        tenant_id: m.tenantId,
+        id: uuidv7(),
+        send_id: m.sendId,
+        queue_id: m.key,
+        mail_from: m.from,
+        rcpt_to: m.to,
+        subject: m.subject.slice(0, 998),
+        raw: m.raw,
+        created_at: now,
+      }))).execute();
+      return batch.map((m) => ({ key: m.key, status: "sent" as const, reply: "250 captured" }));
+    },
+    async close() {},
+  };
+}
+
+/** The transport the configuration names: capture, smtp(s)://… (relay) or mx (direct). */
+export async function transportFor(deps: AppDeps): Promise<Transport> {
+  const target = deps.config.delivery;
+  if (target === "capture") return captureTransport(deps);
+  // Loaded only when used: capture deployments never open sockets.
+  const { MxTransport, RelayTransport } = await import("./smtp_transport.ts");
+  const heloName = new URL(deps.config.baseUrl).hostname;
+  return target === "mx" ? new MxTransport({ heloName }) : new RelayTransport(target, { heloName });
+}

@@ -1,0 +1,198 @@
+// The send worker: claim a batch → render → deliver → record, in a loop. Idle workers sleep on
+// LISTEN/NOTIFY (with a timeout for retries coming due and expired leases), never busy-poll.
+import { sql } from "kysely";
+import type { AppDeps } from "../deps.ts";
+import { uuidv7 } from "../db/ids.ts";
+import {
+  claimBatch,
+  type Claimed,
+  type Outcome,
+  recordOutcomes,
+  recoverExpiredLeases,
+} from "./queue.ts";
+import type { SendContent } from "./queue.ts";
+import { compileContent, type CompiledContent, type Recipient, renderMessage } from "./render.ts";
+import type { DeliveryResult, OutgoingMessage, Transport } from "./transport.ts";
+
+export const SEND_CHANNEL = "skicka_send";
+
+/** Wakes idle workers after new rows were queued. Call after the queuing transaction commits. */
+export async function notifyWorkers(deps: Pick<AppDeps, "db">): Promise<void> {
+  await sql`select pg_notify(${SEND_CHANNEL}, '')`.execute(deps.db);
+}
+
+export interface WorkerOptions {
+  batchSize?: number;
+  leaseMs?: number;
+  /** Longest idle sleep: retries coming due and expired leases are noticed within this. */
+  idleWaitMs?: number;
+  workerId?: string;
+  /** DKIM: signs each rendered message (see dkim.ts createDkimSigner). */
+  sign?: (raw: string) => string;
+}
+
+export class SendWorker {
+  readonly id: string;
+  readonly #deps: AppDeps;
+  readonly #transport: Transport;
+  readonly #batch: number;
+  readonly #lease: number;
+  readonly #idle: number;
+  readonly #sign?: (raw: string) => string;
+  readonly #contents = new Map<string, { compiled: CompiledContent; fromDomain: string }>();
+  #stopping = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #unlisten: (() => Promise<void>) | null = null;
+  #lastRecovery = 0;
+
+  constructor(deps: AppDeps, transport: Transport, opts: WorkerOptions = {}) {
+    this.#deps = deps;
+    this.#transport = transport;
+    this.#batch = opts.batchSize ?? 500;
+    this.#lease = opts.leaseMs ?? 120_000;
+    this.#idle = opts.idleWaitMs ?? 5_000;
+    this.#sign = opts.sign;
+    this.id = opts.workerId ?? `${Deno.hostname()}:${Deno.pid}:${uuidv7().slice(-8)}`;
+  }
+
+  async start(): Promise<void> {
+    this.#unlisten = await this.#deps.database.listen(SEND_CHANNEL, () => this.#wake?.());
+    this.#loop = this.#run();
+  }
+
+  /** Stops claiming, finishes the batch in hand, closes the transport. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#loop;
+    await this.#unlisten?.();
+    await this.#transport.close();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let n = 0;
+      try {
+        n = await this.runOnce();
+      } catch (e) {
+        this.#deps.log.error("send batch failed", { worker: this.id, error: String(e) });
+      }
+      if (n === 0 && !this.#stopping) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, this.#idle);
+          function done() {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.#wake = done;
+        });
+        this.#wake = null;
+      }
+    }
+  }
+
+  /** One claim-render-deliver-record round; returns how many messages it handled. */
+  async runOnce(): Promise<number> {
+    const now = Date.now();
+    if (now - this.#lastRecovery > 5_000) {
+      this.#lastRecovery = now;
+      const n = await recoverExpiredLeases(this.#deps);
+      if (n) this.#deps.log.warn("expired leases returned to the queue", { rows: n });
+    }
+    const rows = await claimBatch(this.#deps, this.id, { size: this.#batch, leaseMs: this.#lease });
+    if (!rows.length) return 0;
+    const outcomes = await this.#process(rows);
+    await recordOutcomes(this.#deps, outcomes);
+    return rows.length;
+  }
+
+  async #process(rows: Claimed[]): Promise<Outcome[]> {
+    await this.#loadContents(rows);
+    const people = await this.#loadPersons(rows);
+    const outgoing: OutgoingMessage[] = [];
+    const results = new Map<string, DeliveryResult>();
+    for (const row of rows) {
+      const c = this.#contents.get(row.send_id);
+      if (!c) {
+        results.set(row.id, { key: row.id, status: "failed", reply: "send content missing" });
+        continue;
+      }
+      const person = row.person_id ? people.get(row.person_id) : undefined;
+      const recipient: Recipient = {
+        address: row.address,
+        ...person,
+        data: (row.data ?? undefined) as Record<string, unknown> | undefined,
+      };
+      try {
+        const r = renderMessage(c.compiled, recipient, {
+          // The queue id makes the Message-ID unique and lets replies and bounces find the row.
+          messageId: `<${row.id}@${c.fromDomain}>`,
+        });
+        outgoing.push({
+          key: row.id,
+          tenantId: row.tenant_id,
+          sendId: row.send_id,
+          from: c.compiled.content.from.address,
+          to: row.address,
+          raw: this.#sign ? this.#sign(r.raw) : r.raw,
+          subject: r.subject,
+        });
+      } catch (e) {
+        results.set(row.id, { key: row.id, status: "failed", reply: `render: ${String(e)}` });
+      }
+    }
+    for (const r of await this.#transport.deliver(outgoing)) results.set(r.key, r);
+    return rows.map((row) => {
+      const r = results.get(row.id) ??
+        { key: row.id, status: "deferred" as const, reply: "no result from transport" };
+      return {
+        tenant_id: row.tenant_id,
+        send_id: row.send_id,
+        id: row.id,
+        status: r.status,
+        reply: r.reply,
+        retryAfterMs: r.retryAfterMs,
+        message_id: `<${row.id}@${this.#contents.get(row.send_id)?.fromDomain ?? "skicka"}>`,
+        attempts: row.attempts,
+        created_at: row.created_at,
+      };
+    });
+  }
+
+  /** Send content is frozen, so it is cached for the worker's life (bounded). */
+  async #loadContents(rows: Claimed[]) {
+    const missing = [...new Set(rows.map((r) => r.send_id))].filter((id) =>
+      !this.#contents.has(id)
+    );
+    if (!missing.length) return;
+    const found = await this.#deps.db.selectFrom("sends").select(["id", "content"])
+      .where("id", "in", missing).execute();
+    for (const s of found) {
+      const content = s.content as SendContent;
+      if (this.#contents.size > 500) this.#contents.delete(this.#contents.keys().next().value!);
+      this.#contents.set(s.id, {
+        compiled: compileContent(content),
+        fromDomain: content.from.address.slice(content.from.address.lastIndexOf("@") + 1),
+      });
+    }
+  }
+
+  async #loadPersons(rows: Claimed[]) {
+    const out = new Map<string, Omit<Recipient, "address">>();
+    const byTenant = new Map<string, string[]>();
+    for (const r of rows) {
+      if (!r.person_id) continue;
+      const list = byTenant.get(r.tenant_id) ?? [];
+      list.push(r.person_id);
+      byTenant.set(r.tenant_id, list);
+    }
+    for (const [tenantId, ids] of byTenant) {
+      const found = await this.#deps.db.selectFrom("persons")
+        .select(["id", "first_name", "last_name", "organisation", "title", "language", "custom"])
+        .where("tenant_id", "=", tenantId).where("id", "in", ids).execute();
+      for (const p of found) out.set(p.id, p);
+    }
+    return out;
+  }
+}
