@@ -44,6 +44,18 @@ export const ENV_VARS = {
     default: "capture",
     doc: "capture (store mail locally), smtp://user:pass@host:port (relay) or mx (direct).",
   },
+  SEND_BATCH_SIZE: {
+    default: "500",
+    doc: "Messages a send worker claims, renders and delivers per round.",
+  },
+  SEND_LEASE_SECONDS: {
+    default: "120",
+    doc: "How long a claimed batch stays with its worker; after that another worker takes it.",
+  },
+  SEND_CONCURRENCY: {
+    default: "64",
+    doc: "Messages on the wire at once per worker process.",
+  },
   LOG_LEVEL: { default: "info", doc: "debug, info, warn or error." },
   DEFAULT_LOCALE: {
     default: "en",
@@ -72,6 +84,9 @@ const schema = z.object({
     /^(capture|mx|smtps?:\/\/[^/\s]+)$/,
     "capture, mx or smtp://user:pass@host:port",
   ),
+  SEND_BATCH_SIZE: intIn(1, 10_000),
+  SEND_LEASE_SECONDS: intIn(5, 86_400),
+  SEND_CONCURRENCY: intIn(1, 1_000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   DEFAULT_LOCALE: z.enum(["en", "sv", "fi", "da"]),
   DEFAULT_TIME_ZONE: z.string().refine((tz) => {
@@ -99,6 +114,9 @@ export interface Config {
   cookieSecure: boolean;
   operatorEmail: string;
   delivery: string;
+  sendBatchSize: number;
+  sendLeaseMs: number;
+  sendConcurrency: number;
   logLevel: "debug" | "info" | "warn" | "error";
   defaultLocale: "en" | "sv" | "fi" | "da";
   defaultTimeZone: string;
@@ -137,6 +155,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cookieSecure: v.COOKIE_SECURE === "" ? baseUrl.startsWith("https:") : v.COOKIE_SECURE,
     operatorEmail: v.OPERATOR_EMAIL,
     delivery: v.DELIVERY,
+    sendBatchSize: v.SEND_BATCH_SIZE,
+    sendLeaseMs: v.SEND_LEASE_SECONDS * 1000,
+    sendConcurrency: v.SEND_CONCURRENCY,
     logLevel: v.LOG_LEVEL,
     defaultLocale: v.DEFAULT_LOCALE,
     defaultTimeZone: v.DEFAULT_TIME_ZONE,

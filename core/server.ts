@@ -87,7 +87,10 @@ export async function start(
     const timer = setInterval(housekeeping, 10 * 60_000);
     stoppers.push(() => Promise.resolve(clearInterval(timer)));
     // The send pipeline: one worker loop per process; scale out with more worker processes.
-    const worker = new SendWorker(deps, await transportFor(deps));
+    const worker = new SendWorker(deps, await transportFor(deps), {
+      batchSize: config.sendBatchSize,
+      leaseMs: config.sendLeaseMs,
+    });
     await worker.start();
     stoppers.push(() => worker.stop());
     log.info("send worker started", { worker: worker.id, delivery: redactUrl(config.delivery) });

@@ -387,7 +387,7 @@ export async function recordOutcomes(deps: Deps, outcomes: Outcome[]): Promise<v
       }
       await sql`
         update send_queue q set status = v.status, last_reply = v.reply, ready_at = v.ready_at,
-          message_id = coalesce(v.mid, q.message_id), lease_until = null, leased_by = null,
+          message_id = coalesce(v.mid, q.message_id), lease_until = null,
           sent_at = case when v.status = 'sent' then ${now}::timestamptz else q.sent_at end
         from unnest(${ids}::uuid[], ${statuses}::text[], ${replies}::text[],
           ${ready}::timestamptz[], ${mids}::text[]) as v(id, status, reply, ready_at, mid)

@@ -64,5 +64,6 @@ export async function transportFor(deps: AppDeps): Promise<Transport> {
   // Loaded only when used: capture deployments never open sockets.
   const { MxTransport, RelayTransport } = await import("./smtp_transport.ts");
   const heloName = new URL(deps.config.baseUrl).hostname;
-  return target === "mx" ? new MxTransport({ heloName }) : new RelayTransport(target, { heloName });
+  const opts = { heloName, concurrency: deps.config.sendConcurrency };
+  return target === "mx" ? new MxTransport(opts) : new RelayTransport(target, opts);
 }
