@@ -34,6 +34,11 @@ export interface MessageInput {
   /** With or without angle brackets; generated as `<uuid@from-domain>` when absent. */
   messageId?: string;
   date?: Date;
+  /**
+   * How bodies that are not 7-bit clean are encoded: quoted-printable (readable, the default) or
+   * base64 (~10x faster to build; what mass sending uses — 20-30 KB of Nordic HTML per message).
+   */
+  bodyEncoding?: "quoted-printable" | "base64";
 }
 
 export interface BuiltMessage {
@@ -408,9 +413,24 @@ function base64Lines(bytes: Uint8Array): string {
   return lines.join("\r\n");
 }
 
-function textEntity(content: string, subtype: "plain" | "html"): Entity {
+/** UTF-8 text as base64 in 76-character lines; string concatenation beats slice+join here. */
+function base64Text(content: string): string {
+  const b64 = Buffer.from(content, "utf8").toString("base64");
+  let out = "";
+  for (let i = 0; i < b64.length; i += 76) out += (i ? "\r\n" : "") + b64.slice(i, i + 76);
+  return out;
+}
+
+function textEntity(
+  content: string,
+  subtype: "plain" | "html",
+  encoding: MessageInput["bodyEncoding"],
+): Entity {
   const kind = sevenBit(content);
   const head = `Content-Type: text/${subtype}; charset=utf-8\r\nContent-Transfer-Encoding: `;
+  if (kind === 0 && encoding === "base64") {
+    return { head: head + "base64", body: base64Text(content) };
+  }
   if (kind === 0) return { head: head + "quoted-printable", body: quotedPrintable(content) };
   const body = kind === 1 ? content : content.replace(/\r\n|\r|\n/g, "\r\n");
   return { head: head + "7bit", body };
@@ -490,11 +510,12 @@ export function buildMessage(input: MessageInput): BuiltMessage {
   const plainParts = [input.text, input.html].filter((s): s is string => s !== undefined);
   while (plainParts.some((s) => s.includes(token))) token = crypto.randomUUID().replaceAll("-", "");
 
-  const text = input.text !== undefined ? textEntity(input.text, "plain") : undefined;
-  const html = input.html !== undefined ? textEntity(input.html, "html") : undefined;
+  const enc = input.bodyEncoding;
+  const text = input.text !== undefined ? textEntity(input.text, "plain", enc) : undefined;
+  const html = input.html !== undefined ? textEntity(input.html, "html", enc) : undefined;
   let root: Entity = text && html
     ? multipart("alternative", "=_a" + token, [text, html])
-    : html ?? text ?? textEntity("", "plain");
+    : html ?? text ?? textEntity("", "plain", enc);
 
   const related: Entity[] = [];
   const mixed: Entity[] = [];

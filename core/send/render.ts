@@ -101,6 +101,7 @@ export function renderMessage(
     headers: { ...c.content.headers, ...extra.headers },
     messageId: extra.messageId,
     date: extra.date,
+    bodyEncoding: "base64",
   });
   return { raw: msg.raw, messageId: msg.messageId, subject };
 }

@@ -27,6 +27,11 @@ export interface WorkerOptions {
   /** Longest idle sleep: retries coming due and expired leases are noticed within this. */
   idleWaitMs?: number;
   workerId?: string;
+  /**
+   * Batches in progress at once. While one batch waits on SMTP or the database another renders,
+   * so neither the CPU nor the connections sit idle between batches.
+   */
+  pipelines?: number;
   /** DKIM: signs each rendered message (see dkim.ts createDkimSigner). */
   sign?: (raw: string) => string;
 }
@@ -42,7 +47,8 @@ export class SendWorker {
   readonly #contents = new Map<string, { compiled: CompiledContent; fromDomain: string }>();
   #stopping = false;
   #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
+  readonly #pipelines: number;
+  readonly #waiting = new Set<() => void>();
   #unlisten: (() => Promise<void>) | null = null;
   #lastRecovery = 0;
 
@@ -53,18 +59,20 @@ export class SendWorker {
     this.#lease = opts.leaseMs ?? 120_000;
     this.#idle = opts.idleWaitMs ?? 5_000;
     this.#sign = opts.sign;
+    this.#pipelines = opts.pipelines ?? 3;
     this.id = opts.workerId ?? `${Deno.hostname()}:${Deno.pid}:${uuidv7().slice(-8)}`;
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#deps.database.listen(SEND_CHANNEL, () => this.#wake?.());
-    this.#loop = this.#run();
+    this.#unlisten = await this.#deps.database.listen(SEND_CHANNEL, () => this.#wakeAll());
+    this.#loop = Promise.all(Array.from({ length: this.#pipelines }, () => this.#run()))
+      .then(() => {});
   }
 
   /** Stops claiming, finishes the batch in hand, closes the transport. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.#wake?.();
+    this.#wakeAll();
     await this.#loop;
     await this.#unlisten?.();
     await this.#transport.close();
@@ -81,15 +89,20 @@ export class SendWorker {
       if (n === 0 && !this.#stopping) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, this.#idle);
+          const waiting = this.#waiting;
           function done() {
             clearTimeout(timer);
+            waiting.delete(done);
             resolve();
           }
-          this.#wake = done;
+          waiting.add(done);
         });
-        this.#wake = null;
       }
     }
+  }
+
+  #wakeAll() {
+    for (const w of [...this.#waiting]) w();
   }
 
   /** One claim-render-deliver-record round; returns how many messages it handled. */
@@ -100,14 +113,25 @@ export class SendWorker {
       const n = await recoverExpiredLeases(this.#deps);
       if (n) this.#deps.log.warn("expired leases returned to the queue", { rows: n });
     }
+    const t0 = performance.now();
     const rows = await claimBatch(this.#deps, this.id, { size: this.#batch, leaseMs: this.#lease });
     if (!rows.length) return 0;
+    const t1 = performance.now();
     const outcomes = await this.#process(rows);
+    const t2 = performance.now();
     await recordOutcomes(this.#deps, outcomes);
+    // Where a batch's time goes; the benchmark profile starts here (LOG_LEVEL=debug).
+    this.#deps.log.debug("send batch", {
+      rows: rows.length,
+      claim_ms: Math.round(t1 - t0),
+      render_deliver_ms: Math.round(t2 - t1),
+      record_ms: Math.round(performance.now() - t2),
+    });
     return rows.length;
   }
 
   async #process(rows: Claimed[]): Promise<Outcome[]> {
+    const started = performance.now();
     await this.#loadContents(rows);
     const people = await this.#loadPersons(rows);
     const outgoing: OutgoingMessage[] = [];
@@ -142,7 +166,13 @@ export class SendWorker {
         results.set(row.id, { key: row.id, status: "failed", reply: `render: ${String(e)}` });
       }
     }
+    const rendered = performance.now();
     for (const r of await this.#transport.deliver(outgoing)) results.set(r.key, r);
+    this.#deps.log.debug("send deliver", {
+      rows: rows.length,
+      render_ms: Math.round(rendered - started),
+      deliver_ms: Math.round(performance.now() - rendered),
+    });
     return rows.map((row) => {
       const r = results.get(row.id) ??
         { key: row.id, status: "deferred" as const, reply: "no result from transport" };
