@@ -1,6 +1,6 @@
 // Merging duplicates: everything of B moves to A in one transaction, B is gone, audited.
 import assert from "node:assert/strict";
-import { seedTenant, testApp } from "./helpers/app.ts";
+import { apiClient, seedTenant, testApp } from "./helpers/app.ts";
 
 const t = await testApp();
 const org = await seedTenant(t, { slug: "merge-org" });
@@ -8,14 +8,8 @@ const other = await seedTenant(t, { slug: "merge-other" });
 
 // deno-lint-ignore no-explicit-any -- response bodies are checked field by field
 type Json = Record<string, any>;
-async function call(key: string, method: string, path: string, body?: unknown) {
-  const res = await t.app.request(`/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() as Json };
-}
+const call = (key: string, method: string, path: string, body?: unknown) =>
+  apiClient(t, key)(method, path, body);
 const api = (method: string, path: string, body?: unknown) => call(org.key, method, path, body);
 
 async function person(p: Json) {

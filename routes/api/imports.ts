@@ -13,19 +13,9 @@ import {
   startImport,
   suggestMapping,
 } from "../../core/people/import.ts";
-import { bearer, commonErrors, ErrorSchema, IdParam } from "./schemas.ts";
+import { bearer, errorsWithConflict, IdParam, json } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const errors = {
-  ...commonErrors,
-  409: {
-    description: "The import is not in a state for this step",
-    content: { "application/json": { schema: ErrorSchema } },
-  },
-};
+const errors = errorsWithConflict("The import is not in a state for this step");
 
 const ReportSchema = z.object({
   rows: z.number(),

@@ -19,26 +19,16 @@ import {
 } from "../../core/people/lists.ts";
 import {
   bearer,
-  commonErrors,
-  ErrorSchema,
+  body,
+  errorsWithConflict,
   IdempotencyHeader,
   IdParam,
+  json,
   pageOf,
   PageParams,
 } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({
-  content: { "application/json": { schema } },
-  required: true,
-});
-const errors = {
-  ...commonErrors,
-  409: json(ErrorSchema, "The name is taken, or a saved segment still uses the list"),
-};
+const errors = errorsWithConflict("The name is taken, or a saved segment still uses the list");
 const noContent = { 204: { description: "Deleted" }, ...errors };
 
 const ListSchema = z.object({

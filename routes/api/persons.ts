@@ -29,29 +29,18 @@ import { PageQuery } from "../../core/http/pagination.ts";
 import { findDuplicates, MergeInput, mergePersons } from "../../core/people/merge.ts";
 import {
   bearer,
-  commonErrors,
-  ErrorSchema,
+  body,
+  errorsWithConflict,
   IdempotencyHeader,
   IdParam,
+  json,
   pageOf,
   PageParams,
 } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const errors = {
-  ...commonErrors,
-  409: {
-    description: "Conflicts with existing data (e.g. the address belongs to another person)",
-    content: { "application/json": { schema: ErrorSchema } },
-  },
-};
-const body = <T extends z.ZodType>(schema: T) => ({
-  content: { "application/json": { schema } },
-  required: true,
-});
+const errors = errorsWithConflict(
+  "Conflicts with existing data (e.g. the address belongs to another person)",
+);
 
 const AddressSchema = z.object({
   id: z.string(),

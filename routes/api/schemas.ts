@@ -15,6 +15,24 @@ const err = (description: string) => ({
   content: { "application/json": { schema: ErrorSchema } },
 });
 
+/** A JSON response of `schema`. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+/** A required JSON request body. */
+export const body = <T extends z.ZodType>(schema: T) => ({
+  content: { "application/json": { schema } },
+  required: true,
+});
+
+/** The common errors plus a 409 with the given meaning. */
+export const errorsWithConflict = (description: string) => ({
+  ...commonErrors,
+  409: err(description),
+});
+
 /** The error answers every authenticated route can give. */
 export const commonErrors = {
   400: err("Invalid input; details name each field"),

@@ -22,26 +22,16 @@ import {
 } from "../../core/people/saved_segments.ts";
 import {
   bearer,
-  commonErrors,
-  ErrorSchema,
+  body,
+  errorsWithConflict,
   IdempotencyHeader,
   IdParam,
+  json,
   pageOf,
   PageParams,
 } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({
-  content: { "application/json": { schema } },
-  required: true,
-});
-const errors = {
-  ...commonErrors,
-  409: json(ErrorSchema, "The name is taken"),
-};
+const errors = errorsWithConflict("The name is taken");
 const noContent = { 204: { description: "Deleted" }, ...errors };
 
 // The tree is validated by core (shape chosen by key, so errors name exact paths); for the

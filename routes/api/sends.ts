@@ -15,19 +15,9 @@ import {
   sendProgress,
 } from "../../core/send/queue.ts";
 import { notifyWorkers } from "../../core/send/worker.ts";
-import { bearer, commonErrors, ErrorSchema, IdempotencyHeader, IdParam } from "./schemas.ts";
+import { bearer, errorsWithConflict, IdempotencyHeader, IdParam, json } from "./schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const errors = {
-  ...commonErrors,
-  409: {
-    description: "The send is not in a state for this action",
-    content: { "application/json": { schema: ErrorSchema } },
-  },
-};
+const errors = errorsWithConflict("The send is not in a state for this action");
 
 const SendSchema = z.object({
   id: z.string(),

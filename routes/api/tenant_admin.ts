@@ -17,14 +17,10 @@ import {
   commonErrors,
   IdempotencyHeader,
   IdParam,
+  json,
   TenantSchema,
   UserSchema,
 } from "./schemas.ts";
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 export const ApiKeyCreate = z.object({
   name: z.string().trim().min(1).max(100),

@@ -17,6 +17,7 @@ import {
   commonErrors,
   IdempotencyHeader,
   IdParam,
+  json,
   pageOf,
   PageParams,
   TenantSchema,
@@ -24,10 +25,6 @@ import {
 } from "./schemas.ts";
 
 const tags = ["Operator"];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 export function tenantRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(

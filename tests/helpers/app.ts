@@ -129,3 +129,16 @@ export class Browser {
     return res;
   }
 }
+
+/** A JSON API caller for one key: `await api("POST", "/persons", {...})` → status and body. */
+export function apiClient(t: TestApp, key: string) {
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await t.app.request(`/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    // deno-lint-ignore no-explicit-any -- tests check response bodies field by field
+    return { status: res.status, body: await res.json() as Record<string, any> };
+  };
+}
