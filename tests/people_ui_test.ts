@@ -115,3 +115,34 @@ Deno.test("duplicates view → compare → merge, keeping the chosen person", as
   assert.match(profile, /mia\.holm@abo\.example/);
   assert.doesNotMatch(await (await b.get("/people/duplicates")).text(), /Mia Holm/);
 });
+
+Deno.test("the profile edits language, tags and typed custom fields", async () => {
+  const b = await signedIn();
+  await t.app.request("/api/v1/custom-fields", {
+    method: "POST",
+    headers: { authorization: `Bearer ${org.key}`, "content-type": "application/json" },
+    body: JSON.stringify({ key: "graduated", label: "Graduation year", type: "number" }),
+  });
+  await b.get("/people/new");
+  const created = await b.post("/people", { first_name: "Tove", address: "tove@abo.example" });
+  const url = created.headers.get("location")!;
+  const page = await (await b.get(url)).text();
+  assert.match(page, /Graduation year/);
+  const saved = await b.post(url, {
+    first_name: "Tove",
+    last_name: "Jansson",
+    organisation: "",
+    title: "",
+    language: "sv",
+    tags: "alumni, board ,",
+    "custom.graduated": "1938",
+  });
+  assert.equal(saved.status, 303);
+  const p = await t.deps.db.selectFrom("persons").select(["language", "tags", "custom"])
+    .where("tenant_id", "=", org.tenant.id).where("first_name", "=", "Tove")
+    .executeTakeFirstOrThrow();
+  assert.deepEqual(p, { language: "sv", tags: ["alumni", "board"], custom: { graduated: 1938 } });
+  const bad = await b.post(url, { first_name: "Tove", "custom.graduated": "nineteen" });
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /Expected a number/);
+});

@@ -15,6 +15,7 @@ import {
   getPerson,
   LIFECYCLE_ACTIONS,
   type LifecycleAction,
+  listCustomFields,
   listNotes,
   listPersons,
   makePrimary,
@@ -192,6 +193,7 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
     const tz = c.get("timeZone");
     const p = await getPerson(deps, tenant.id, c.req.param("id")!);
     const notes = p.status === "purged" ? [] : await listNotes(deps, tenant.id, p.id, 50);
+    const fields = await listCustomFields(deps, tenant.id);
     const auth = c.get("auth");
     const isAdmin = auth?.kind === "user" && auth.user.role === "admin";
     const base = `/people/${p.id}`;
@@ -208,7 +210,7 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
           <p class="muted">
             {[p.title, p.organisation].filter(Boolean).join(", ")}
           </p>
-          {p.status === "active" && <EditForm c={c} p={p} />}
+          {p.status === "active" && <EditForm c={c} p={p} fields={fields} />}
         </div>
 
         <div class="card">
@@ -311,7 +313,13 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
     );
   }
 
-  function EditForm({ c, p }: { c: Context; p: Person }) {
+  function EditForm(
+    { c, p, fields }: {
+      c: Context;
+      p: Person;
+      fields: { key: string; label: string; type: string }[];
+    },
+  ) {
     const l = c.get("locale");
     return (
       <form method="post" action={`/people/${p.id}`} class="stack">
@@ -333,6 +341,44 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
             {t(l, "people.person_title")}
             <input name="title" maxlength={200} value={p.title} />
           </label>
+          <label>
+            {t(l, "people.language")}
+            <select name="language">
+              <option value="">—</option>
+              {(["en", "sv", "fi", "da"] as const).map((x) => (
+                <option value={x} selected={p.language === x}>{t(l, `language.${x}`)}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            {t(l, "people.tags")} <span class="hint">{t(l, "people.tags_hint")}</span>
+            <input name="tags" value={p.tags.join(", ")} />
+          </label>
+          {fields.map((f) => {
+            const v = p.custom[f.key];
+            return (
+              <label>
+                {f.label}
+                {f.type === "boolean"
+                  ? (
+                    <input
+                      type="checkbox"
+                      name={`custom.${f.key}`}
+                      value="true"
+                      checked={v === true}
+                    />
+                  )
+                  : (
+                    <input
+                      name={`custom.${f.key}`}
+                      type={f.type === "number" ? "number" : f.type === "date" ? "date" : "text"}
+                      step={f.type === "number" ? "any" : undefined}
+                      value={v === undefined || v === null ? "" : String(v)}
+                    />
+                  )}
+              </label>
+            );
+          })}
         </div>
         <div>
           <button type="submit">{t(l, "common.save")}</button>
@@ -474,13 +520,30 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
     });
   }
 
-  action("/people/:id", (c, tid, form) =>
-    updatePerson(deps, tid, c.req.param("id")!, {
+  action("/people/:id", async (c, tid, form) => {
+    // Custom values come typed from their definitions; an empty input clears the value.
+    const custom: Record<string, string | number | boolean | null> = {};
+    for (const f of await listCustomFields(deps, tid)) {
+      const raw = field(form, `custom.${f.key}`).trim();
+      custom[f.key] = f.type === "boolean"
+        ? raw === "true"
+        : raw === ""
+        ? null
+        : f.type === "number" && Number.isFinite(Number(raw.replace(",", ".")))
+        ? Number(raw.replace(",", "."))
+        : raw; // not a number: the core names the field and says what it expected
+    }
+    const language = field(form, "language");
+    return await updatePerson(deps, tid, c.req.param("id")!, {
       first_name: field(form, "first_name"),
       last_name: field(form, "last_name"),
       organisation: field(form, "organisation"),
       title: field(form, "title"),
-    }, actorOf(c)), "people.saved");
+      language: language ? language as "en" : null,
+      tags: field(form, "tags").split(",").map((x) => x.trim()).filter(Boolean),
+      custom,
+    }, actorOf(c));
+  }, "people.saved");
   action(
     "/people/:id/addresses",
     (c, tid, form) =>
