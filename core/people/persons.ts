@@ -278,15 +278,18 @@ export async function listPersons(
     const needle = query.q.toLowerCase();
     const like = `%${escapeLike(needle)}%`;
     const prefix = `${escapeLike(needle)}%`;
-    qb = qb.where((eb) =>
-      eb.or([
-        eb(sql`lower(p.first_name || ' ' || p.last_name)`, "like", like),
-        eb.exists(
-          eb.selectFrom("person_addresses as s").select(sql`1`.as("one"))
-            .whereRef("s.tenant_id", "=", "p.tenant_id").whereRef("s.person_id", "=", "p.id")
-            .where("s.address_key", "like", prefix),
-        ),
-      ])
+    // Two index scans (trigram on the name, prefix on every address) joined by UNION: an OR
+    // of both in one WHERE makes PostgreSQL scan every person of the tenant.
+    qb = qb.where(
+      "p.id",
+      "in",
+      (eb) =>
+        eb.selectFrom("persons as n").select("n.id").where("n.tenant_id", "=", tenantId)
+          .where(sql`lower(n.first_name || ' ' || n.last_name)`, "like", like)
+          .union(
+            eb.selectFrom("person_addresses as s").select("s.person_id as id")
+              .where("s.tenant_id", "=", tenantId).where("s.address_key", "like", prefix),
+          ),
     );
   }
   // pageQuery orders by "id": alias the person id so the cursor applies to it.
