@@ -22,6 +22,7 @@ import { createList } from "../core/people/lists.ts";
 import { createSend, expandSend } from "../core/send/queue.ts";
 import { notifyWorkers, SendWorker } from "../core/send/worker.ts";
 import { RelayTransport } from "../core/send/smtp_transport.ts";
+import { RenderPool } from "../core/send/render_pool.ts";
 import { createDkimSigner, generateDkimKey } from "../core/send/dkim.ts";
 import { randomToken } from "../core/crypto.ts";
 import { startSmtpSink } from "../core/smtp/_test_servers.ts";
@@ -141,12 +142,15 @@ async function main() {
       subject: "Alumninytt för {{firstname}}",
       html,
     };
-    const dkimKey = generateDkimKey("rsa");
-    const signer = createDkimSigner({
+    const dkimKey = {
       domain: "bench.skicka.test",
       selector: "s1",
-      privateKeyPem: dkimKey.privateKeyPem,
-    });
+      privateKeyPem: generateDkimKey("rsa").privateKeyPem,
+    };
+    const signer = createDkimSigner(dkimKey);
+    // BENCH_RENDER_WORKERS=0 renders on the main thread (as before the pool).
+    const workers = Number(Deno.env.get("BENCH_RENDER_WORKERS") ?? 2);
+    const pool = workers > 0 ? new RenderPool(workers) : undefined;
 
     const runs: Record<
       string,
@@ -174,7 +178,10 @@ async function main() {
         {
           batchSize: Number(Deno.env.get("BENCH_BATCH") ?? 500),
           pipelines: Number(Deno.env.get("BENCH_PIPELINES") ?? 3),
-          sign: variant === "dkim" ? signer : undefined,
+          renderPool: pool,
+          // Signing happens where rendering does: in the pool's workers when there is a pool.
+          sign: variant === "dkim" && !pool ? signer : undefined,
+          dkim: variant === "dkim" && pool ? dkimKey : undefined,
         },
       );
       // The worker as it runs in production: its own loops (pipelines), woken by NOTIFY.
@@ -194,6 +201,7 @@ async function main() {
       log(`${variant}: ${run.value} messages in ${run.seconds.toFixed(2)} s`);
     }
 
+    pool?.close();
     if (only) return;
     // Reference 1: smtp-source, same size and count, 8 sessions in parallel.
     const before = received();

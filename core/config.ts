@@ -52,6 +52,10 @@ export const ENV_VARS = {
     default: "120",
     doc: "How long a claimed batch stays with its worker; after that another worker takes it.",
   },
+  SEND_RENDER_WORKERS: {
+    default: "1",
+    doc: "Web Workers that render and DKIM-sign messages off the main thread; 0 renders inline.",
+  },
   SEND_CONCURRENCY: {
     default: "64",
     doc: "Messages on the wire at once per worker process.",
@@ -87,6 +91,7 @@ const schema = z.object({
   SEND_BATCH_SIZE: intIn(1, 10_000),
   SEND_LEASE_SECONDS: intIn(5, 86_400),
   SEND_CONCURRENCY: intIn(1, 1_000),
+  SEND_RENDER_WORKERS: intIn(0, 64),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   DEFAULT_LOCALE: z.enum(["en", "sv", "fi", "da"]),
   DEFAULT_TIME_ZONE: z.string().refine((tz) => {
@@ -117,6 +122,7 @@ export interface Config {
   sendBatchSize: number;
   sendLeaseMs: number;
   sendConcurrency: number;
+  sendRenderWorkers: number;
   logLevel: "debug" | "info" | "warn" | "error";
   defaultLocale: "en" | "sv" | "fi" | "da";
   defaultTimeZone: string;
@@ -158,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sendBatchSize: v.SEND_BATCH_SIZE,
     sendLeaseMs: v.SEND_LEASE_SECONDS * 1000,
     sendConcurrency: v.SEND_CONCURRENCY,
+    sendRenderWorkers: v.SEND_RENDER_WORKERS,
     logLevel: v.LOG_LEVEL,
     defaultLocale: v.DEFAULT_LOCALE,
     defaultTimeZone: v.DEFAULT_TIME_ZONE,

@@ -11,6 +11,7 @@ import { pruneLoginFailures } from "./auth/login.ts";
 import { pruneIdempotencyKeys } from "./http/idempotency.ts";
 import { SendWorker } from "./send/worker.ts";
 import { transportFor } from "./send/transport.ts";
+import { RenderPool } from "./send/render_pool.ts";
 
 export const ROLES = ["api", "worker", "smtp", "all"] as const;
 export type Role = (typeof ROLES)[number];
@@ -87,12 +88,19 @@ export async function start(
     const timer = setInterval(housekeeping, 10 * 60_000);
     stoppers.push(() => Promise.resolve(clearInterval(timer)));
     // The send pipeline: one worker loop per process; scale out with more worker processes.
+    const pool = config.sendRenderWorkers > 0
+      ? new RenderPool(config.sendRenderWorkers)
+      : undefined;
     const worker = new SendWorker(deps, await transportFor(deps), {
       batchSize: config.sendBatchSize,
       leaseMs: config.sendLeaseMs,
+      renderPool: pool,
     });
     await worker.start();
-    stoppers.push(() => worker.stop());
+    stoppers.push(async () => {
+      await worker.stop();
+      pool?.close();
+    });
     log.info("send worker started", { worker: worker.id, delivery: redactUrl(config.delivery) });
     for (const p of deps.registry.all()) {
       if (!p.start) continue;

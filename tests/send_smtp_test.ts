@@ -9,6 +9,10 @@ import { SendWorker } from "../core/send/worker.ts";
 import { MxTransport, RelayTransport } from "../core/send/smtp_transport.ts";
 import { MxResolver } from "../core/smtp/mod.ts";
 import { startSmtpServer } from "../core/smtp/_test_servers.ts";
+import { RenderPool } from "../core/send/render_pool.ts";
+import { generateDkimKey } from "../core/send/dkim.ts";
+import { dkimVerify } from "mailauth";
+import { Buffer } from "node:buffer";
 
 const t = await testApp();
 
@@ -136,6 +140,62 @@ Deno.test("mx: recipients' domains are looked up and delivered to their MX host"
     assert.match(rows[2]!.last_reply!, /dns/);
   } finally {
     await worker.stop();
+    await server.close();
+  }
+});
+
+Deno.test("a render pool of Web Workers renders and DKIM-signs off the main thread", async () => {
+  const server = await startSmtpServer({ disabledCommands: ["STARTTLS"] });
+  const { tenant } = await seedTenant(t, { slug: "pool-org" });
+  const key = generateDkimKey("ed25519");
+  const dns: Record<string, string> = { "s1._domainkey.lu.example": key.dnsTxtValue };
+  const resolver = (name: string, type: string): Promise<string[][]> =>
+    type === "TXT" && dns[name]
+      ? Promise.resolve([[dns[name]!]])
+      : Promise.reject(Object.assign(new Error(`ENOTFOUND ${name}`), { code: "ENOTFOUND" }));
+  const persons = [];
+  for (let i = 0; i < 30; i++) {
+    persons.push(
+      (await createPerson(t.deps, tenant.id, {
+        first_name: `Åke${i}`,
+        addresses: [{ address: `ake${i}@d${i % 4}.example` }],
+      }, "test")).id,
+    );
+  }
+  const s = await createSend(t.deps, tenant.id, {
+    kind: "mass",
+    content: {
+      from: { name: "LU", address: "news@lu.example" },
+      subject: "Hej {{firstname}}",
+      html: "<p>Hej {{firstname}}, välkommen!</p>",
+    },
+    audience: { persons },
+  }, "test");
+  await expandSend(t.deps, tenant.id, s.id, "test");
+  const pool = new RenderPool(2);
+  const worker = new SendWorker(
+    t.deps,
+    new RelayTransport(`smtp://127.0.0.1:${server.port}`, { pool: { tls: "off" } }),
+    {
+      renderPool: pool,
+      dkim: { domain: "lu.example", selector: "s1", privateKeyPem: key.privateKeyPem },
+      batchSize: 10,
+    },
+  );
+  try {
+    assert.equal(await drain(worker), 30);
+    assert.equal(server.received.length, 30);
+    for (const r of server.received.slice(0, 5)) {
+      const raw = new TextDecoder().decode(r.body);
+      const mail = await simpleParser(Buffer.from(r.body));
+      const first = /^ake(\d+)@/.exec(r.to[0]!)![1];
+      assert.equal(mail.subject, `Hej Åke${first}`);
+      const v = await dkimVerify(raw, { resolver });
+      assert.equal(v.results[0]?.status.result, "pass");
+    }
+  } finally {
+    await worker.stop();
+    pool.close();
     await server.close();
   }
 });

@@ -12,6 +12,7 @@ import {
 } from "./queue.ts";
 import type { SendContent } from "./queue.ts";
 import { compileContent, type CompiledContent, type Recipient, renderMessage } from "./render.ts";
+import type { DkimKey, RenderItem, RenderPool, RenderResult } from "./render_pool.ts";
 import type { DeliveryResult, OutgoingMessage, Transport } from "./transport.ts";
 
 export const SEND_CHANNEL = "skicka_send";
@@ -32,8 +33,12 @@ export interface WorkerOptions {
    * so neither the CPU nor the connections sit idle between batches.
    */
   pipelines?: number;
-  /** DKIM: signs each rendered message (see dkim.ts createDkimSigner). */
+  /** DKIM on this thread: signs each rendered message (see dkim.ts createDkimSigner). */
   sign?: (raw: string) => string;
+  /** Render and sign in these Web Workers instead of on this thread. */
+  renderPool?: RenderPool;
+  /** DKIM key for the render pool's workers. */
+  dkim?: DkimKey;
 }
 
 export class SendWorker {
@@ -44,6 +49,8 @@ export class SendWorker {
   readonly #lease: number;
   readonly #idle: number;
   readonly #sign?: (raw: string) => string;
+  readonly #pool?: RenderPool;
+  readonly #dkim?: DkimKey;
   readonly #contents = new Map<string, { compiled: CompiledContent; fromDomain: string }>();
   #stopping = false;
   #loop: Promise<void> | null = null;
@@ -59,6 +66,8 @@ export class SendWorker {
     this.#lease = opts.leaseMs ?? 120_000;
     this.#idle = opts.idleWaitMs ?? 5_000;
     this.#sign = opts.sign;
+    this.#pool = opts.renderPool;
+    this.#dkim = opts.dkim;
     this.#pipelines = opts.pipelines ?? 3;
     this.id = opts.workerId ?? `${Deno.hostname()}:${Deno.pid}:${uuidv7().slice(-8)}`;
   }
@@ -136,6 +145,7 @@ export class SendWorker {
     const people = await this.#loadPersons(rows);
     const outgoing: OutgoingMessage[] = [];
     const results = new Map<string, DeliveryResult>();
+    const items: RenderItem[] = [];
     for (const row of rows) {
       const c = this.#contents.get(row.send_id);
       if (!c) {
@@ -143,28 +153,34 @@ export class SendWorker {
         continue;
       }
       const person = row.person_id ? people.get(row.person_id) : undefined;
-      const recipient: Recipient = {
-        address: row.address,
-        ...person,
-        data: (row.data ?? undefined) as Record<string, unknown> | undefined,
-      };
-      try {
-        const r = renderMessage(c.compiled, recipient, {
-          // The queue id makes the Message-ID unique and lets replies and bounces find the row.
-          messageId: `<${row.id}@${c.fromDomain}>`,
-        });
-        outgoing.push({
-          key: row.id,
-          tenantId: row.tenant_id,
-          sendId: row.send_id,
-          from: c.compiled.content.from.address,
-          to: row.address,
-          raw: this.#sign ? this.#sign(r.raw) : r.raw,
-          subject: r.subject,
-        });
-      } catch (e) {
-        results.set(row.id, { key: row.id, status: "failed", reply: `render: ${String(e)}` });
+      items.push({
+        key: row.id,
+        sendId: row.send_id,
+        recipient: {
+          address: row.address,
+          ...person,
+          data: (row.data ?? undefined) as Record<string, unknown> | undefined,
+        },
+        // The queue id makes the Message-ID unique and lets replies and bounces find the row.
+        messageId: `<${row.id}@${c.fromDomain}>`,
+      });
+    }
+    const byKey = new Map(rows.map((r) => [r.id, r]));
+    for (const r of await this.#render(items)) {
+      const row = byKey.get(r.key)!;
+      if (r.error !== undefined) {
+        results.set(r.key, { key: r.key, status: "failed", reply: r.error });
+        continue;
       }
+      outgoing.push({
+        key: r.key,
+        tenantId: row.tenant_id,
+        sendId: row.send_id,
+        from: this.#contents.get(row.send_id)!.compiled.content.from.address,
+        to: row.address,
+        raw: r.raw,
+        subject: r.subject,
+      });
     }
     const rendered = performance.now();
     for (const r of await this.#transport.deliver(outgoing)) results.set(r.key, r);
@@ -187,6 +203,26 @@ export class SendWorker {
         attempts: row.attempts,
         created_at: row.created_at,
       };
+    });
+  }
+
+  /** Renders (and signs) in the worker pool when there is one, else on this thread. */
+  async #render(items: RenderItem[]): Promise<RenderResult[]> {
+    if (this.#pool) {
+      const contents = [...new Set(items.map((i) => i.sendId))].map((sendId) => ({
+        sendId,
+        content: this.#contents.get(sendId)!.compiled.content,
+      }));
+      return await this.#pool.render(contents, items, this.#dkim);
+    }
+    return items.map((item) => {
+      try {
+        const c = this.#contents.get(item.sendId)!;
+        const r = renderMessage(c.compiled, item.recipient, { messageId: item.messageId });
+        return { key: item.key, raw: this.#sign ? this.#sign(r.raw) : r.raw, subject: r.subject };
+      } catch (e) {
+        return { key: item.key, error: `render: ${String(e)}` };
+      }
     });
   }
 
