@@ -21,18 +21,23 @@ if (import.meta.main) {
     const role = parseRole(Deno.args);
     const config = loadConfig(Deno.env.toObject());
     const deps = await prepare(config, installedPlugins);
-    const running = await start(deps, role, buildApp);
+    // Listen for signals before starting: the HTTP server answers while the worker role is
+    // still starting, and a SIGTERM in that moment must also shut down cleanly.
     let stopping = false;
+    let starting: Promise<Awaited<ReturnType<typeof start>>> | undefined;
     const shutdown = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       deps.log.info("shutting down", { signal });
-      await running.stop();
+      const running = await starting;
+      await running?.stop();
       deps.log.info("stopped");
       Deno.exit(0);
     };
     Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
     Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+    starting = start(deps, role, buildApp);
+    await starting;
   } catch (e) {
     if (
       e instanceof ConfigError || e instanceof MigrationError || e instanceof PluginError ||
