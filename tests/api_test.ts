@@ -209,6 +209,9 @@ Deno.test("operator API: validation names the field; lists page with a cursor", 
   assert.equal(err.code, "validation");
   const paths = (err.details as { path: string }[]).map((d) => d.path).sort();
   assert.deepEqual(paths, ["name", "tier"]);
+  // Said from the message catalogue, not in zod's own words.
+  const tier = (err.details as { path: string; message: string }[]).find((d) => d.path === "tier");
+  assert.equal(tier?.message, "Expected one of: light, standard, advanced.");
 
   for (let i = 0; i < 5; i++) {
     const res = await send(opKey, "POST", "/tenants", { name: `Page Org ${i}`, tier: "light" });

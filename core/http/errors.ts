@@ -5,12 +5,43 @@ import { z } from "zod";
 import { AppError, type ErrorCode, ERRORS, type FieldIssue } from "../errors.ts";
 import { type Locale, t } from "../i18n/mod.ts";
 
-export function zodIssues(error: z.ZodError): FieldIssue[] {
+export function zodIssues(error: z.ZodError, locale: Locale = "en"): FieldIssue[] {
   return error.issues.map((i) => ({
     path: i.path.join(".") || "(body)",
     code: i.code,
-    message: i.message,
+    message: zodMessage(i, locale),
   }));
+}
+
+/**
+ * Zod's own wording is English; the common issue kinds are said from the catalogue instead.
+ * Messages a schema sets itself (formats, refinements) are kept as written.
+ */
+export function zodMessage(i: z.core.$ZodIssue, locale: Locale): string {
+  const p = i as unknown as Record<string, unknown>;
+  switch (i.code) {
+    case "invalid_type":
+      return p.input === undefined
+        ? t(locale, "zod.required")
+        : t(locale, "zod.invalid_type", { expected: String(p.expected) });
+    case "too_small":
+    case "too_big": {
+      const bound = String(i.code === "too_small" ? p.minimum : p.maximum);
+      const origin = String(p.origin);
+      const kind = origin === "string" ? "chars" : origin === "array" ? "items" : "value";
+      return t(locale, `zod.${i.code}.${kind}`, { n: bound });
+    }
+    case "invalid_value":
+      return t(locale, "zod.invalid_value", {
+        values: ((p.values as unknown[]) ?? []).map(String).join(", "),
+      });
+    case "unrecognized_keys":
+      return t(locale, "zod.unrecognized_keys", {
+        keys: ((p.keys as string[]) ?? []).join(", "),
+      });
+    default:
+      return i.message;
+  }
 }
 
 export interface ErrorBody {
@@ -55,7 +86,7 @@ export function toErrorResponse(
         error: {
           code: "validation",
           message: t(locale, "error.validation"),
-          details: zodIssues(err),
+          details: zodIssues(err, locale),
         },
       },
     };

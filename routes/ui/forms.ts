@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { AppError, ERRORS } from "../../core/errors.ts";
 import { t } from "../../core/i18n/mod.ts";
-import { localizeIssues } from "../../core/http/errors.ts";
+import { localizeIssues, zodMessage } from "../../core/http/errors.ts";
 
 export type Form = Record<string, string | string[]>;
 
@@ -31,7 +31,7 @@ export function fields(form: Form, name: string): string[] {
 export function errorText(c: Context, err: unknown): string {
   const l = c.get("locale");
   if (err instanceof z.ZodError) {
-    const parts = err.issues.map((i) => `${i.path.join(".") || "form"}: ${i.message}`);
+    const parts = err.issues.map((i) => `${i.path.join(".") || "form"}: ${zodMessage(i, l)}`);
     return `${t(l, "error.validation")} ${parts.join("; ")}`;
   }
   if (err instanceof AppError) {
