@@ -24,19 +24,19 @@ if (import.meta.main) {
     // Listen for signals before starting: the HTTP server answers while the worker role is
     // still starting, and a SIGTERM in that moment must also shut down cleanly.
     let stopping = false;
-    let starting: Promise<Awaited<ReturnType<typeof start>>> | undefined;
     const shutdown = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       deps.log.info("shutting down", { signal });
       const running = await starting;
-      await running?.stop();
+      await running.stop();
       deps.log.info("stopped");
       Deno.exit(0);
     };
     Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
     Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
-    starting = start(deps, role, buildApp);
+    // Signal handlers run asynchronously, so they always see this binding.
+    const starting = start(deps, role, buildApp);
     await starting;
   } catch (e) {
     if (
