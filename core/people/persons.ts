@@ -412,6 +412,36 @@ async function findAddress(trx: Db, tenantId: string, personId: string, addressI
   return row;
 }
 
+type AddressRow = Awaited<ReturnType<typeof findAddress>>;
+
+/**
+ * One change to one address, in a transaction with the person locked: `change` returns the
+ * audit details, or null when there was nothing to do (then nothing is touched or audited).
+ */
+async function changeAddress(
+  deps: Deps,
+  tenantId: string,
+  personId: string,
+  addressId: string,
+  actor: string,
+  action: string,
+  opts: { activeOnly: boolean },
+  change: (trx: Db, a: AddressRow, now: Date) => Promise<Record<string, unknown> | null>,
+) {
+  const now = deps.clock();
+  return await deps.db.transaction().execute(async (trx) => {
+    const p = await lockPerson(trx, tenantId, personId);
+    if (opts.activeOnly) requireActive(p);
+    const a = await findAddress(trx, tenantId, personId, addressId);
+    const details = await change(trx, a, now);
+    if (details) {
+      await touch(trx, tenantId, personId, now);
+      await audit(trx, { tenantId, actor, action, target: personId, details, at: now });
+    }
+    return await loadPerson(trx, tenantId, personId);
+  });
+}
+
 /** Makes one address the primary (the one used for sending), in one step. */
 export async function makePrimary(
   deps: Deps,
@@ -420,29 +450,25 @@ export async function makePrimary(
   addressId: string,
   actor: string,
 ) {
-  const now = deps.clock();
-  return await deps.db.transaction().execute(async (trx) => {
-    requireActive(await lockPerson(trx, tenantId, personId));
-    const a = await findAddress(trx, tenantId, personId, addressId);
-    if (!a.is_primary) {
+  return await changeAddress(
+    deps,
+    tenantId,
+    personId,
+    addressId,
+    actor,
+    "person.address.primary",
+    { activeOnly: true },
+    async (trx, a) => {
+      if (a.is_primary) return null;
       // Clear first: the partial unique index allows one primary at a time.
       await trx.updateTable("person_addresses").set({ is_primary: false })
         .where("tenant_id", "=", tenantId).where("person_id", "=", personId)
         .where("is_primary", "=", true).execute();
       await trx.updateTable("person_addresses").set({ is_primary: true })
-        .where("tenant_id", "=", tenantId).where("id", "=", addressId).execute();
-      await touch(trx, tenantId, personId, now);
-      await audit(trx, {
-        tenantId,
-        actor,
-        action: "person.address.primary",
-        target: personId,
-        details: { address: a.address },
-        at: now,
-      });
-    }
-    return await loadPerson(trx, tenantId, personId);
-  });
+        .where("tenant_id", "=", tenantId).where("id", "=", a.id).execute();
+      return { address: a.address };
+    },
+  );
 }
 
 /** Removes an address; removing the primary promotes the oldest remaining one. */
@@ -453,32 +479,29 @@ export async function removeAddress(
   addressId: string,
   actor: string,
 ) {
-  const now = deps.clock();
-  return await deps.db.transaction().execute(async (trx) => {
-    requireActive(await lockPerson(trx, tenantId, personId));
-    const a = await findAddress(trx, tenantId, personId, addressId);
-    await trx.deleteFrom("person_addresses").where("tenant_id", "=", tenantId)
-      .where("id", "=", addressId).execute();
-    if (a.is_primary) {
-      const next = await trx.selectFrom("person_addresses").select("id")
-        .where("tenant_id", "=", tenantId).where("person_id", "=", personId).orderBy("id")
-        .limit(1).executeTakeFirst();
-      if (next) {
-        await trx.updateTable("person_addresses").set({ is_primary: true })
-          .where("tenant_id", "=", tenantId).where("id", "=", next.id).execute();
+  return await changeAddress(
+    deps,
+    tenantId,
+    personId,
+    addressId,
+    actor,
+    "person.address.remove",
+    { activeOnly: true },
+    async (trx, a) => {
+      await trx.deleteFrom("person_addresses").where("tenant_id", "=", tenantId)
+        .where("id", "=", a.id).execute();
+      if (a.is_primary) {
+        const next = await trx.selectFrom("person_addresses").select("id")
+          .where("tenant_id", "=", tenantId).where("person_id", "=", personId).orderBy("id")
+          .limit(1).executeTakeFirst();
+        if (next) {
+          await trx.updateTable("person_addresses").set({ is_primary: true })
+            .where("tenant_id", "=", tenantId).where("id", "=", next.id).execute();
+        }
       }
-    }
-    await touch(trx, tenantId, personId, now);
-    await audit(trx, {
-      tenantId,
-      actor,
-      action: "person.address.remove",
-      target: personId,
-      details: { address: a.address },
-      at: now,
-    });
-    return await loadPerson(trx, tenantId, personId);
-  });
+      return { address: a.address };
+    },
+  );
 }
 
 /** Flags an address undeliverable (bounce handling calls this by address key). */
@@ -507,35 +530,33 @@ export async function clearUndeliverable(
   addressId: string,
   actor: string,
 ) {
-  const now = deps.clock();
-  return await deps.db.transaction().execute(async (trx) => {
-    await lockPerson(trx, tenantId, personId);
-    const a = await findAddress(trx, tenantId, personId, addressId);
-    if (!a.undeliverable_at) return await loadPerson(trx, tenantId, personId);
-    await trx.updateTable("person_addresses").set({
-      undeliverable_at: null,
-      cleared_at: now,
-      cleared_by: actor,
-    }).where("tenant_id", "=", tenantId).where("id", "=", addressId).execute();
-    await addNoteIn(trx, tenantId, personId, {
-      kind: "system",
-      body: JSON.stringify({
-        event: "undeliverable_cleared",
-        address: a.address,
-        reason: a.undeliverable_reason ?? "",
-      }),
-      author: actor,
-    }, now);
-    await audit(trx, {
-      tenantId,
-      actor,
-      action: "person.address.clear_undeliverable",
-      target: personId,
-      details: { address: a.address, reason: a.undeliverable_reason },
-      at: now,
-    });
-    return await loadPerson(trx, tenantId, personId);
-  });
+  return await changeAddress(
+    deps,
+    tenantId,
+    personId,
+    addressId,
+    actor,
+    "person.address.clear_undeliverable",
+    { activeOnly: false },
+    async (trx, a, now) => {
+      if (!a.undeliverable_at) return null;
+      await trx.updateTable("person_addresses").set({
+        undeliverable_at: null,
+        cleared_at: now,
+        cleared_by: actor,
+      }).where("tenant_id", "=", tenantId).where("id", "=", a.id).execute();
+      await addNoteIn(trx, tenantId, personId, {
+        kind: "system",
+        body: JSON.stringify({
+          event: "undeliverable_cleared",
+          address: a.address,
+          reason: a.undeliverable_reason ?? "",
+        }),
+        author: actor,
+      }, now);
+      return { address: a.address, reason: a.undeliverable_reason };
+    },
+  );
 }
 
 // ---- Lifecycle -------------------------------------------------------------------------------
