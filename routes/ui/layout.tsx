@@ -26,6 +26,8 @@ export function navFor(c: Context, deps: AppDeps): NavLink[] {
   const links: NavLink[] = [
     { href: "/", label: t(l, "nav.home") },
     { href: "/people", label: t(l, "nav.people") },
+    { href: "/segments", label: t(l, "nav.segments") },
+    { href: "/lists", label: t(l, "nav.lists") },
   ];
   // The local mailbox only exists where mail is captured instead of sent.
   if (deps.config.delivery === "capture") {

@@ -15,6 +15,7 @@ import { settingsPages } from "./settings.tsx";
 import { peoplePages } from "./people.tsx";
 import { importPages } from "./imports.tsx";
 import { mailboxPages } from "./mailbox.tsx";
+import { audiencePages } from "./audiences.tsx";
 import { staticAssets } from "./static.ts";
 
 export async function uiRoutes(deps: AppDeps): Promise<Hono> {
@@ -54,6 +55,7 @@ export async function uiRoutes(deps: AppDeps): Promise<Hono> {
   operatorPages(ui, deps, flash);
   settingsPages(ui, deps, flash);
   mailboxPages(ui, deps);
+  audiencePages(ui, deps, flash);
   importPages(ui, deps, flash); // before peoplePages: /people/import is not a person id
   peoplePages(ui, deps, flash);
 

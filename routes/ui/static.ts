@@ -3,6 +3,7 @@ import type { Hono } from "hono";
 
 const TYPES: Record<string, string> = {
   "app.css": "text/css; charset=utf-8",
+  "segment_builder.js": "text/javascript; charset=utf-8",
 };
 
 export function staticAssets(app: Hono): void {
