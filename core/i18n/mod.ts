@@ -27,11 +27,29 @@ export function registerMessages(
 
 export type Params = Record<string, string | number>;
 
-/** Looks up a message and fills {placeholders}; numbers are formatted for the locale. */
+const pluralRules = new Map<Locale, Intl.PluralRules>();
+
+/** The catalogue entry, preferring the plural form for a numeric {n}: "key.one", "key.other". */
+function lookup(locale: Locale, key: string, params?: Params): string | undefined {
+  const n = params?.n;
+  if (typeof n === "number") {
+    let rules = pluralRules.get(locale);
+    if (!rules) pluralRules.set(locale, rules = new Intl.PluralRules(intlLocale(locale)));
+    const form = `${key}.${rules.select(n)}`;
+    const hit = catalogues[locale][form] ?? catalogues.en[form];
+    if (hit) return hit;
+  }
+  return catalogues[locale][key] ?? catalogues.en[key];
+}
+
+/**
+ * Looks up a message and fills {placeholders}; numbers are formatted for the locale. A numeric
+ * `n` picks the plural form when the catalogue has one ("key.one" beside "key").
+ */
 // deno-lint-ignore ban-types -- keeps autocompletion of known keys while accepting any string
 export function t(locale: Locale, key: MessageKey | (string & {}), params?: Params): string {
   // An unknown key shows itself, so a missing translation is visible rather than blank.
-  const template = catalogues[locale][key] ?? catalogues.en[key] ?? key;
+  const template = lookup(locale, key, params) ?? key;
   if (!params) return template;
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
     const v = params[name];

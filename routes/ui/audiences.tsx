@@ -3,7 +3,7 @@
 // on a "Count" button without it.
 import type { Context, Hono } from "hono";
 import type { AppDeps } from "../../core/deps.ts";
-import { formatNumber, t } from "../../core/i18n/mod.ts";
+import { t } from "../../core/i18n/mod.ts";
 import { actorOf, requireTenant } from "../../core/http/context.ts";
 import { PageQuery } from "../../core/http/pagination.ts";
 import { AppError, type FieldIssue } from "../../core/errors.ts";
@@ -62,7 +62,7 @@ export function audiencePages(app: Hono, deps: AppDeps, flash: FlashStore) {
                       <td>
                         <a href={`/lists/${x.id}`}>{x.name}</a>
                       </td>
-                      <td>{t(l, "lists.members", { n: formatNumber(counts[i]!, l) })}</td>
+                      <td>{t(l, "lists.members", { n: counts[i]! })}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -107,7 +107,7 @@ export function audiencePages(app: Hono, deps: AppDeps, flash: FlashStore) {
           <a href="/lists">← {t(l, "lists.title")}</a>
         </p>
         <h1>{list.name}</h1>
-        <p class="muted">{t(l, "lists.members", { n: formatNumber(list.member_count, l) })}</p>
+        <p class="muted">{t(l, "lists.members", { n: list.member_count })}</p>
         <div class="card">
           <table class="responsive" data-testid="members">
             <tbody>
@@ -275,9 +275,7 @@ export function audiencePages(app: Hono, deps: AppDeps, flash: FlashStore) {
                         <a href={`/segments/${s.id}`}>{s.name}</a>
                       </td>
                       <td>
-                        {Number.isNaN(counts[i])
-                          ? "—"
-                          : t(l, "segments.people", { n: formatNumber(counts[i]!, l) })}
+                        {Number.isNaN(counts[i]) ? "—" : t(l, "segments.people", { n: counts[i]! })}
                       </td>
                     </tr>
                   ))}
@@ -481,7 +479,7 @@ export function audiencePages(app: Hono, deps: AppDeps, flash: FlashStore) {
             <strong data-testid="live-count" aria-live="polite">
               {opts.count === null || opts.count === undefined
                 ? ""
-                : t(l, "segments.people", { n: formatNumber(opts.count, l) })}
+                : t(l, "segments.people", { n: opts.count })}
             </strong>
             {!opts.readOnly && (
               <button type="submit" name="save" value="1">{t(l, "common.save")}</button>
@@ -527,7 +525,7 @@ export function audiencePages(app: Hono, deps: AppDeps, flash: FlashStore) {
     const l = c.get("locale");
     try {
       const n = await countSegment(deps, tenant.id, definitionOf(field(form, "op"), rowsOf(form)));
-      return c.json({ count: n, text: t(l, "segments.people", { n: formatNumber(n, l) }) });
+      return c.json({ count: n, text: t(l, "segments.people", { n }) });
     } catch (err) {
       const issues = issuesByRow(c, err);
       return c.json({ error: [...issues.values()].flat().join(" ") }, 400);
