@@ -15,7 +15,8 @@ import { settingsPages } from "./settings.tsx";
 import { peoplePages } from "./people.tsx";
 import { importPages } from "./imports.tsx";
 import { mailboxPages } from "./mailbox.tsx";
-import { audiencePages } from "./audiences.tsx";
+import { listPages } from "./lists.tsx";
+import { segmentPages } from "./segments.tsx";
 import { staticAssets } from "./static.ts";
 
 export async function uiRoutes(deps: AppDeps): Promise<Hono> {
@@ -55,7 +56,8 @@ export async function uiRoutes(deps: AppDeps): Promise<Hono> {
   operatorPages(ui, deps, flash);
   settingsPages(ui, deps, flash);
   mailboxPages(ui, deps);
-  audiencePages(ui, deps, flash);
+  listPages(ui, deps, flash);
+  segmentPages(ui, deps, flash);
   importPages(ui, deps, flash); // before peoplePages: /people/import is not a person id
   peoplePages(ui, deps, flash);
 
