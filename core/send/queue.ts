@@ -319,6 +319,29 @@ export async function recoverExpiredLeases(deps: Deps): Promise<number> {
   return Number(r.numUpdatedRows);
 }
 
+/**
+ * Keeps a worker's lease on the rows it still holds: a slow batch (a loaded machine, a slow
+ * remote server) must not have its rows handed to another worker and sent twice.
+ */
+export async function extendLeases(
+  deps: Deps,
+  workerId: string,
+  rows: { tenant_id: string; id: string }[],
+  leaseMs: number,
+): Promise<number> {
+  const until = new Date(deps.clock().getTime() + leaseMs);
+  const byTenant = new Map<string, string[]>();
+  for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), r.id]);
+  let n = 0;
+  for (const [tenantId, ids] of byTenant) {
+    const r = await sql`update send_queue set lease_until = ${until}
+      where tenant_id = ${tenantId} and id = any(${ids}::uuid[]) and status = 'leased'
+        and leased_by = ${workerId}`.execute(deps.db);
+    n += Number(r.numAffectedRows ?? 0);
+  }
+  return n;
+}
+
 export interface Outcome {
   tenant_id: string;
   send_id: string;
@@ -329,6 +352,8 @@ export interface Outcome {
   message_id?: string;
   attempts: number;
   created_at: Date;
+  /** The recipient, for listeners (bounce handling); not written by recordOutcomes. */
+  address?: string;
 }
 
 /**

@@ -61,7 +61,10 @@ abstract class SmtpDelivery implements Transport {
   protected abstract sendOne(m: OutgoingMessage, raw: Uint8Array): Promise<RecipientResult[]>;
   abstract close(): Promise<void>;
 
-  async deliver(batch: OutgoingMessage[]): Promise<DeliveryResult[]> {
+  async deliver(
+    batch: OutgoingMessage[],
+    onResult?: (r: DeliveryResult) => void,
+  ): Promise<DeliveryResult[]> {
     const results: DeliveryResult[] = new Array(batch.length);
     let next = 0;
     const worker = async () => {
@@ -76,6 +79,7 @@ abstract class SmtpDelivery implements Transport {
             reply: "rate limited",
             retryAfterMs: wait,
           };
+          onResult?.(results[i]!);
           continue;
         }
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -85,6 +89,7 @@ abstract class SmtpDelivery implements Transport {
         } catch (e) {
           results[i] = fromError(m.key, e);
         }
+        onResult?.(results[i]!);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, batch.length) }, worker));

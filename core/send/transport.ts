@@ -26,7 +26,15 @@ export interface DeliveryResult {
 
 export interface Transport {
   readonly name: string;
-  deliver(batch: OutgoingMessage[]): Promise<DeliveryResult[]>;
+  /**
+   * Delivers a batch and answers per message. `onResult` hears each result as soon as it is
+   * known, so the worker can record it before the rest of the batch is done: a crash then
+   * resends only what was on the wire, not the whole batch.
+   */
+  deliver(
+    batch: OutgoingMessage[],
+    onResult?: (r: DeliveryResult) => void,
+  ): Promise<DeliveryResult[]>;
   close(): Promise<void>;
 }
 
@@ -37,7 +45,7 @@ export interface Transport {
 export function captureTransport(deps: Pick<AppDeps, "db" | "clock">): Transport {
   return {
     name: "capture",
-    async deliver(batch) {
+    async deliver(batch, onResult) {
       if (!batch.length) return [];
       const now = deps.clock();
       await deps.db.insertInto("captured_mail").values(batch.map((m) => ({
@@ -51,7 +59,14 @@ export function captureTransport(deps: Pick<AppDeps, "db" | "clock">): Transport
         raw: m.raw,
         created_at: now,
       }))).execute();
-      return batch.map((m) => ({ key: m.key, status: "sent" as const, reply: "250 captured" }));
+      const results = batch.map((m) => ({
+        key: m.key,
+        status: "sent" as const,
+        reply: "250 captured",
+      }));
+      // One insert stores the whole batch, so the results are known together.
+      for (const r of results) onResult?.(r);
+      return results;
     },
     async close() {},
   };

@@ -6,6 +6,7 @@ import { uuidv7 } from "../db/ids.ts";
 import {
   claimBatch,
   type Claimed,
+  extendLeases,
   type Outcome,
   recordOutcomes,
   recoverExpiredLeases,
@@ -14,6 +15,7 @@ import type { SendContent } from "./queue.ts";
 import { compileContent, type CompiledContent, type Recipient, renderMessage } from "./render.ts";
 import type { DkimKey, RenderItem, RenderPool, RenderResult } from "./render_pool.ts";
 import type { DeliveryResult, OutgoingMessage, Transport } from "./transport.ts";
+import { OutcomeRecorder } from "./outcome_recorder.ts";
 
 export const SEND_CHANNEL = "skicka_send";
 
@@ -39,6 +41,14 @@ export interface WorkerOptions {
   renderPool?: RenderPool;
   /** DKIM key for the render pool's workers. */
   dkim?: DkimKey;
+  /**
+   * Outcomes are written once this many are waiting, or after maxDelay: the smaller, the fewer
+   * messages a crashed worker sends twice, at the cost of more (small) writes.
+   */
+  recordEvery?: number;
+  recordDelayMs?: number;
+  /** Hear every recorded group of outcomes (bounce handling, contact notes, plugin hooks). */
+  onOutcomes?: ((outcomes: Outcome[]) => Promise<void>)[];
 }
 
 export class SendWorker {
@@ -58,6 +68,9 @@ export class SendWorker {
   readonly #waiting = new Set<() => void>();
   #unlisten: (() => Promise<void>) | null = null;
   #lastRecovery = 0;
+  readonly #recordEvery: number;
+  readonly #recordDelayMs: number;
+  readonly #listeners: ((outcomes: Outcome[]) => Promise<void>)[];
 
   constructor(deps: AppDeps, transport: Transport, opts: WorkerOptions = {}) {
     this.#deps = deps;
@@ -69,6 +82,9 @@ export class SendWorker {
     this.#pool = opts.renderPool;
     this.#dkim = opts.dkim;
     this.#pipelines = opts.pipelines ?? 3;
+    this.#recordEvery = opts.recordEvery ?? 64;
+    this.#recordDelayMs = opts.recordDelayMs ?? 50;
+    this.#listeners = opts.onOutcomes ?? [];
     this.id = opts.workerId ?? `${Deno.hostname()}:${Deno.pid}:${uuidv7().slice(-8)}`;
   }
 
@@ -126,30 +142,78 @@ export class SendWorker {
     const rows = await claimBatch(this.#deps, this.id, { size: this.#batch, leaseMs: this.#lease });
     if (!rows.length) return 0;
     const t1 = performance.now();
-    const outcomes = await this.#process(rows);
-    const t2 = performance.now();
-    await recordOutcomes(this.#deps, outcomes);
+    // Outcomes are written as deliveries complete (in small groups), not once per batch: a
+    // worker killed mid-batch has recorded all but the last few, so few are sent twice.
+    const recorder = new OutcomeRecorder<Outcome>((b) => this.#record(b), this.#deps.log, {
+      maxPending: this.#recordEvery,
+      maxDelayMs: this.#recordDelayMs,
+    });
+    // The lease is renewed while the batch is in hand, at a third of its length.
+    const heartbeat = setInterval(() => {
+      extendLeases(this.#deps, this.id, rows, this.#lease).catch((e) =>
+        this.#deps.log.warn("lease renewal failed", { error: String(e) })
+      );
+    }, Math.max(250, this.#lease / 3));
+    let t2: number;
+    try {
+      await this.#process(rows, (o) => recorder.push(o));
+      t2 = performance.now();
+      await recorder.close();
+    } finally {
+      clearInterval(heartbeat);
+    }
     // Where a batch's time goes; the benchmark profile starts here (LOG_LEVEL=debug).
     this.#deps.log.debug("send batch", {
       rows: rows.length,
       claim_ms: Math.round(t1 - t0),
       render_deliver_ms: Math.round(t2 - t1),
-      record_ms: Math.round(performance.now() - t2),
+      record_tail_ms: Math.round(performance.now() - t2),
+      record_writes: recorder.writes,
     });
     return rows.length;
   }
 
-  async #process(rows: Claimed[]): Promise<Outcome[]> {
+  async #record(outcomes: Outcome[]): Promise<void> {
+    await recordOutcomes(this.#deps, outcomes);
+    for (const listen of this.#listeners) {
+      try {
+        await listen(outcomes);
+      } catch (e) {
+        // Recorded already: a failing listener (bounces, contact notes) must not resend mail.
+        this.#deps.log.error("outcome listener failed", { error: String(e) });
+      }
+    }
+  }
+
+  async #process(rows: Claimed[], sink: (o: Outcome) => void): Promise<void> {
     const started = performance.now();
     await this.#loadContents(rows);
     const people = await this.#loadPersons(rows);
     const outgoing: OutgoingMessage[] = [];
-    const results = new Map<string, DeliveryResult>();
+    const byKey = new Map(rows.map((r) => [r.id, r]));
+    const done = new Set<string>();
+    const emit = (r: DeliveryResult) => {
+      const row = byKey.get(r.key);
+      if (!row || done.has(r.key)) return;
+      done.add(r.key);
+      sink({
+        tenant_id: row.tenant_id,
+        send_id: row.send_id,
+        id: row.id,
+        status: r.status,
+        reply: r.reply,
+        retryAfterMs: r.retryAfterMs,
+        message_id: `<${row.id}@${this.#contents.get(row.send_id)?.fromDomain ?? "skicka"}>`,
+        attempts: row.attempts,
+        created_at: row.created_at,
+        address: row.address,
+      });
+    };
     const items: RenderItem[] = [];
     for (const row of rows) {
       const c = this.#contents.get(row.send_id);
       if (!c) {
-        results.set(row.id, { key: row.id, status: "failed", reply: "send content missing" });
+        emit({ key: row.id, status: "failed", reply: "send content missing" });
         continue;
       }
       const person = row.person_id ? people.get(row.person_id) : undefined;
@@ -165,11 +229,10 @@ export class SendWorker {
         messageId: `<${row.id}@${c.fromDomain}>`,
       });
     }
-    const byKey = new Map(rows.map((r) => [r.id, r]));
     for (const r of await this.#render(items)) {
       const row = byKey.get(r.key)!;
       if (r.error !== undefined) {
-        results.set(r.key, { key: r.key, status: "failed", reply: r.error });
+        emit({ key: r.key, status: "failed", reply: r.error });
         continue;
       }
       outgoing.push({
@@ -183,26 +246,15 @@ export class SendWorker {
       });
     }
     const rendered = performance.now();
-    for (const r of await this.#transport.deliver(outgoing)) results.set(r.key, r);
+    // A transport that does not report as it goes still answers for every message at the end.
+    for (const r of await this.#transport.deliver(outgoing, emit)) emit(r);
+    for (const row of rows) {
+      emit({ key: row.id, status: "deferred", reply: "no result from transport" });
+    }
     this.#deps.log.debug("send deliver", {
       rows: rows.length,
       render_ms: Math.round(rendered - started),
       deliver_ms: Math.round(performance.now() - rendered),
-    });
-    return rows.map((row) => {
-      const r = results.get(row.id) ??
-        { key: row.id, status: "deferred" as const, reply: "no result from transport" };
-      return {
-        tenant_id: row.tenant_id,
-        send_id: row.send_id,
-        id: row.id,
-        status: r.status,
-        reply: r.reply,
-        retryAfterMs: r.retryAfterMs,
-        message_id: `<${row.id}@${this.#contents.get(row.send_id)?.fromDomain ?? "skicka"}>`,
-        attempts: row.attempts,
-        created_at: row.created_at,
-      };
     });
   }
 
