@@ -1,5 +1,6 @@
 // Environment → typed configuration, validated in one place so a bad value stops start-up early.
 import { z } from "zod";
+import { type BucketLimit, parseDomainLimits, parseLimit } from "./send/rate_limiter.ts";
 
 const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
   v === "true" || v === "1" || v === "yes"
@@ -60,6 +61,19 @@ export const ENV_VARS = {
     default: "64",
     doc: "Messages on the wire at once per worker process.",
   },
+  SEND_DOMAIN_RATE: {
+    default: "200/400",
+    doc: "Default limit per recipient domain and worker process: messages per second/burst.",
+  },
+  SEND_DOMAIN_LIMITS: {
+    default: "",
+    doc:
+      "Overrides per domain, e.g. gmail.com=50/100,outlook.com=20/20 (a provider that wants less).",
+  },
+  SEND_RATE: {
+    default: "0",
+    doc: "Limit over all domains per worker process, messages per second/burst; 0 is none.",
+  },
   LOG_LEVEL: { default: "info", doc: "debug, info, warn or error." },
   DEFAULT_LOCALE: {
     default: "en",
@@ -72,6 +86,18 @@ export const ENV_VARS = {
 } as const;
 
 export type EnvName = keyof typeof ENV_VARS;
+
+/** A refinement that accepts what `parse` accepts. */
+function parses(parse: (v: string) => unknown): (v: string) => boolean {
+  return (v) => {
+    try {
+      parse(v);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
 
 const schema = z.object({
   PORT: intIn(0, 65535),
@@ -92,6 +118,18 @@ const schema = z.object({
   SEND_LEASE_SECONDS: intIn(5, 86_400),
   SEND_CONCURRENCY: intIn(1, 1_000),
   SEND_RENDER_WORKERS: intIn(0, 64),
+  SEND_DOMAIN_RATE: z.string().refine(
+    parses(parseLimit),
+    "messages per second/burst, e.g. 200/400",
+  ),
+  SEND_DOMAIN_LIMITS: z.string().refine(
+    parses(parseDomainLimits),
+    "domain=rate/burst pairs, e.g. gmail.com=50/100,outlook.com=20",
+  ),
+  SEND_RATE: z.string().refine(
+    (v) => v.trim() === "0" || parses(parseLimit)(v),
+    "0 or messages per second/burst, e.g. 1000/2000",
+  ),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   DEFAULT_LOCALE: z.enum(["en", "sv", "fi", "da"]),
   DEFAULT_TIME_ZONE: z.string().refine((tz) => {
@@ -123,6 +161,10 @@ export interface Config {
   sendLeaseMs: number;
   sendConcurrency: number;
   sendRenderWorkers: number;
+  /** Route stage limits (core/send/rate_limiter.ts): per domain, overrides, all domains. */
+  sendDomainLimit: BucketLimit;
+  sendDomainLimits: Record<string, BucketLimit>;
+  sendRate: BucketLimit | null;
   logLevel: "debug" | "info" | "warn" | "error";
   defaultLocale: "en" | "sv" | "fi" | "da";
   defaultTimeZone: string;
@@ -165,6 +207,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sendLeaseMs: v.SEND_LEASE_SECONDS * 1000,
     sendConcurrency: v.SEND_CONCURRENCY,
     sendRenderWorkers: v.SEND_RENDER_WORKERS,
+    sendDomainLimit: parseLimit(v.SEND_DOMAIN_RATE),
+    sendDomainLimits: parseDomainLimits(v.SEND_DOMAIN_LIMITS),
+    sendRate: v.SEND_RATE.trim() === "0" ? null : parseLimit(v.SEND_RATE),
     logLevel: v.LOG_LEVEL,
     defaultLocale: v.DEFAULT_LOCALE,
     defaultTimeZone: v.DEFAULT_TIME_ZONE,

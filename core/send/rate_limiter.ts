@@ -33,6 +33,28 @@ function checkLimit(limit: BucketLimit): BucketLimit {
   return limit;
 }
 
+/** "200/400" → 200 per second, burst 400; "50" → 50 per second, burst 50. */
+export function parseLimit(text: string): BucketLimit {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(\d+))?\s*$/.exec(text);
+  if (!m) throw new RangeError(`"${text}" is not a rate such as 200/400 (per second/burst)`);
+  const ratePerSecond = Number(m[1]);
+  return checkLimit({ ratePerSecond, burst: m[2] ? Number(m[2]) : Math.max(1, ratePerSecond) });
+}
+
+/** "gmail.com=50/100, outlook.com=20" → limits per domain (lower-cased). */
+export function parseDomainLimits(text: string): Record<string, BucketLimit> {
+  const out: Record<string, BucketLimit> = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const domain = part.slice(0, eq).trim().toLowerCase();
+    if (eq < 1 || !/^[a-z0-9.-]+$/.test(domain)) {
+      throw new RangeError(`"${part}" is not domain=rate/burst`);
+    }
+    out[domain] = parseLimit(part.slice(eq + 1));
+  }
+  return out;
+}
+
 /** Token buckets by key. Buckets start full and refill continuously. */
 export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();

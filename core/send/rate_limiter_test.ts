@@ -134,3 +134,19 @@ Deno.test("Semaphore.use() releases when the work throws", async () => {
   assert.equal(await sem.use(() => 42), 42);
   assert.equal(sem.inUse, 0);
 });
+
+Deno.test("parseLimit and parseDomainLimits read the configuration's rate syntax", async () => {
+  const { parseDomainLimits, parseLimit } = await import("./rate_limiter.ts");
+  assert.deepEqual(parseLimit("200/400"), { ratePerSecond: 200, burst: 400 });
+  assert.deepEqual(parseLimit(" 50 "), { ratePerSecond: 50, burst: 50 });
+  assert.deepEqual(parseLimit("0.5/1"), { ratePerSecond: 0.5, burst: 1 });
+  assert.throws(() => parseLimit("fast"), /not a rate/);
+  assert.throws(() => parseLimit("0/10"), RangeError);
+  assert.deepEqual(parseDomainLimits("Gmail.com=50/100, outlook.com=20"), {
+    "gmail.com": { ratePerSecond: 50, burst: 100 },
+    "outlook.com": { ratePerSecond: 20, burst: 20 },
+  });
+  assert.deepEqual(parseDomainLimits(""), {});
+  assert.throws(() => parseDomainLimits("gmail.com"), /domain=rate/);
+  assert.throws(() => parseDomainLimits("gmail.com=x"), /not a rate/);
+});

@@ -11,6 +11,8 @@ export interface SmtpTransportOptions {
   /** Per recipient domain; `limits` override it for named domains (e.g. a strict provider). */
   domainLimit?: BucketLimit;
   domainLimits?: Record<string, BucketLimit>;
+  /** Over all domains (per process); none when omitted. */
+  globalLimit?: BucketLimit;
   /** A throttled message waits in the batch up to this long; longer, it goes back to the queue. */
   maxWaitMs?: number;
   /** The EHLO name. */
@@ -45,6 +47,7 @@ function fromError(key: string, e: unknown): DeliveryResult {
 abstract class SmtpDelivery implements Transport {
   abstract readonly name: string;
   readonly #limiter: RateLimiter;
+  readonly #global?: RateLimiter;
   readonly #concurrency: number;
   readonly #maxWait: number;
 
@@ -54,8 +57,30 @@ abstract class SmtpDelivery implements Transport {
       limits: opts.domainLimits,
       now: opts.now,
     });
+    if (opts.globalLimit) {
+      this.#global = new RateLimiter({ defaultLimit: opts.globalLimit, now: opts.now });
+    }
     this.#concurrency = opts.concurrency ?? 64;
     this.#maxWait = opts.maxWaitMs ?? 2_000;
+  }
+
+  /**
+   * Waits until the domain's bucket and then the global one give a token, and answers 0; or,
+   * when that would take longer than maxWait, answers the wait and takes nothing more (the
+   * message goes back to the queue). A token taken is never taken twice.
+   */
+  async #admit(domain: string): Promise<number> {
+    let waited = 0;
+    let domainOk = false;
+    for (;;) {
+      const wait = domainOk ? 0 : this.#limiter.take(domain);
+      if (wait === 0) domainOk = true;
+      const need = wait || (this.#global ? this.#global.take("*") : 0);
+      if (need === 0) return 0;
+      if (waited + need > this.#maxWait) return need;
+      await new Promise((r) => setTimeout(r, need));
+      waited += need;
+    }
   }
 
   protected abstract sendOne(m: OutgoingMessage, raw: Uint8Array): Promise<RecipientResult[]>;
@@ -71,8 +96,8 @@ abstract class SmtpDelivery implements Transport {
       for (let i = next++; i < batch.length; i = next++) {
         const m = batch[i]!;
         const domain = m.to.slice(m.to.lastIndexOf("@") + 1).toLowerCase();
-        const wait = this.#limiter.take(domain);
-        if (wait > this.#maxWait) {
+        const wait = await this.#admit(domain);
+        if (wait > 0) {
           results[i] = {
             key: m.key,
             status: "throttled",
@@ -82,7 +107,6 @@ abstract class SmtpDelivery implements Transport {
           onResult?.(results[i]!);
           continue;
         }
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         try {
           const replies = await this.sendOne(m, encoder.encode(m.raw));
           results[i] = toResult(m.key, replies[0]);

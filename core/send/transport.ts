@@ -79,6 +79,12 @@ export async function transportFor(deps: AppDeps): Promise<Transport> {
   // Loaded only when used: capture deployments never open sockets.
   const { MxTransport, RelayTransport } = await import("./smtp_transport.ts");
   const heloName = new URL(deps.config.baseUrl).hostname;
-  const opts = { heloName, concurrency: deps.config.sendConcurrency };
+  const opts = {
+    heloName,
+    concurrency: deps.config.sendConcurrency,
+    domainLimit: deps.config.sendDomainLimit,
+    domainLimits: deps.config.sendDomainLimits,
+    globalLimit: deps.config.sendRate ?? undefined,
+  };
   return target === "mx" ? new MxTransport(opts) : new RelayTransport(target, opts);
 }
