@@ -10,14 +10,17 @@ export async function ensureOperator(
   const existing = await deps.db.selectFrom("operators").select("id").limit(1).executeTakeFirst();
   if (existing) return null;
   const id = uuidv7();
-  await deps.db.insertInto("operators").values({
+  // Processes started together on a new database (several workers) all get here: the one whose
+  // insert lands creates the operator, the others must not fail on the unique email.
+  const created = await deps.db.insertInto("operators").values({
     id,
     email: deps.config.operatorEmail,
     password_hash: null,
     locale: null,
     time_zone: null,
     created_at: deps.clock(),
-  }).execute();
+  }).onConflict((oc) => oc.doNothing()).returning("id").executeTakeFirst();
+  if (!created) return null;
   return await operatorLoginLink(deps, id);
 }
 

@@ -225,3 +225,49 @@ Deno.test("claims share a batch fairly between sends; transactional mail goes fi
   const next = await claimBatch(t.deps, "w", { size: 1, leaseMs: 60_000 });
   assert.equal(next[0]?.send_id, tx.id);
 });
+
+Deno.test("expansion ids: UUIDv7, unique, one counter block per statement, later sends later", async () => {
+  await quiesce();
+  const { tenant } = await seedTenant(t, { slug: "ids-org" });
+  const n = 5_000; // PGlite makes persons at ~2,000/s on this machine
+  await sql`insert into persons (tenant_id, id, first_name, created_at, updated_at)
+    select ${tenant.id}, skicka_uuidv7(), 'I' || g, now(), now() from generate_series(1, ${n}) g`
+    .execute(t.deps.db);
+  await sql`insert into person_addresses (tenant_id, id, person_id, address, address_key,
+      is_primary, created_at)
+    select tenant_id, skicka_uuidv7(), id, lower(first_name) || '@ids.example',
+      lower(first_name) || '@ids.example', true, now()
+    from persons where tenant_id = ${tenant.id}`.execute(t.deps.db);
+  const everyone = await createSegment(t.deps, tenant.id, {
+    name: "Everyone",
+    definition: { op: "and", conditions: [] },
+  }, "test");
+  const ms = (id: string) => parseInt(id.replace(/-/g, "").slice(0, 12), 16);
+  const idsOf = async (sendId: string) =>
+    (await t.deps.db.selectFrom("send_queue").select(sql<string>`id::text`.as("id"))
+      .where("tenant_id", "=", tenant.id).where("send_id", "=", sendId).orderBy("id").execute())
+      .map((r) => r.id);
+
+  const before = Date.now();
+  const first = await massSend(tenant.id, { segments: [everyone.id] });
+  const mid = Date.now();
+  await new Promise((r) => setTimeout(r, 5)); // the next statement's timestamp is later
+  const second = await massSend(tenant.id, { segments: [everyone.id] });
+  const after = Date.now();
+  assert.deepEqual([first.total, second.total], [n, n]);
+
+  const a = await idsOf(first.id);
+  const b = await idsOf(second.id);
+  assert.equal(new Set([...a, ...b]).size, 2 * n, "unique");
+  for (const id of [...a, ...b]) {
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  }
+  // Each statement: one timestamp within its run, the rest a counter (sorted ids are consecutive).
+  for (const [ids, from, to] of [[a, before, mid], [b, mid, after]] as const) {
+    assert.equal(new Set(ids.map((id) => id.slice(0, 24))).size, 1, "one prefix per statement");
+    assert.ok(ms(ids[0]!) >= from && ms(ids[0]!) <= to, "the statement's own time");
+    const first = parseInt(ids[0]!.slice(24), 16);
+    ids.forEach((id, i) => assert.equal(parseInt(id.slice(24), 16), first + i));
+  }
+  assert.ok(a.at(-1)! < b[0]!, "the later send's ids sort after the earlier send's");
+});

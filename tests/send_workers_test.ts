@@ -10,6 +10,8 @@ import { createSend, expandSend, getSend } from "../core/send/queue.ts";
 import { notifyWorkers } from "../core/send/worker.ts";
 import { PluginRegistry } from "../core/plugin.ts";
 import { startSmtpServer } from "../core/smtp/_test_servers.ts";
+import { ensureOperator } from "../core/bootstrap.ts";
+import { loadConfig } from "../core/config.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ignore = !TEST_DATABASE_URL;
@@ -58,7 +60,7 @@ async function setup(n: number) {
 }
 
 function worker(url: string, smtpPort: number, extra: Record<string, string> = {}) {
-  return new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "--role=worker"],
     env: {
       DATABASE_URL: url,
@@ -70,9 +72,19 @@ function worker(url: string, smtpPort: number, extra: Record<string, string> = {
       ...extra,
     },
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  // Drained all along (a full pipe would stall the worker); its tail explains a failed start.
+  const tail = { text: "" };
+  stderrTails.set(child, tail);
+  (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      tail.text = (tail.text + chunk).slice(-2000);
+    }
+  })();
+  return child;
 }
+const stderrTails = new WeakMap<Deno.ChildProcess, { text: string }>();
 
 /** Resolves when the worker process logged that its send worker runs; keeps draining stdout. */
 async function ready(child: Deno.ChildProcess): Promise<void> {
@@ -80,7 +92,14 @@ async function ready(child: Deno.ChildProcess): Promise<void> {
   let seen = "";
   while (!seen.includes("send worker started")) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`worker exited before it was ready: ${seen}`);
+    if (done) {
+      const { code } = await child.status;
+      throw new Error(
+        `worker exited (code ${code}) before it was ready.\nstdout: ${seen}\nstderr: ${
+          stderrTails.get(child)?.text ?? ""
+        }`,
+      );
+    }
     seen = (seen + value).slice(-2000);
   }
   (async () => {
@@ -100,6 +119,35 @@ function messageIds(received: { body: Uint8Array }[]): string[] {
   const decoder = new TextDecoder();
   return received.map((r) => /^Message-ID: (<[^>]+>)/im.exec(decoder.decode(r.body))?.[1] ?? "?");
 }
+
+// The cause of a flaky "worker exited before it was ready": workers started together on a new
+// database each created the operator account, and all but one died on its unique email.
+Deno.test({
+  name: "processes starting together on a new database create the operator once, none fails",
+  ignore,
+  async fn() {
+    const fresh = await freshPostgresUrl();
+    const dbs = await Promise.all(
+      [1, 2, 3].map(() => openDatabase({ url: fresh.url, poolSize: 1 })),
+    );
+    try {
+      await migrate(dbs[0]!.db, [{ scope: "core", dir: CORE_MIGRATIONS }]);
+      const config = loadConfig({ DATABASE_URL: fresh.url, SECRET_KEY: "k".repeat(64) });
+      for (let round = 0; round < 10; round++) {
+        await sql`truncate operators cascade`.execute(dbs[0]!.db);
+        const links = await Promise.all(
+          dbs.map((d) => ensureOperator({ db: d.db, clock: () => new Date(), config })),
+        );
+        assert.equal(links.filter(Boolean).length, 1, `round ${round}: one link, to one creator`);
+        const ops = await dbs[0]!.db.selectFrom("operators").select("email").execute();
+        assert.deepEqual(ops.map((o) => o.email), [config.operatorEmail]);
+      }
+    } finally {
+      await Promise.all(dbs.map((d) => d.close()));
+      await fresh.drop();
+    }
+  },
+});
 
 Deno.test({
   name: "two worker processes share one send without a single duplicate",
