@@ -8,6 +8,7 @@ import {
   type KeyObject,
   sign,
 } from "node:crypto";
+import { defaultRsaSigner, type RsaSignerFactory } from "./rsa_ffi.ts";
 
 /** Signed when present. Covers what a reader sees and what unsubscribe and threading rely on. */
 export const DEFAULT_SIGNED_HEADERS: readonly string[] = [
@@ -56,6 +57,11 @@ export interface DkimSignerOptions {
   oversign?: readonly string[];
   /** Milliseconds since the epoch, for the t= tag. */
   now?: () => number;
+  /**
+   * Makes the rsa-sha256 signer for the key; defaults to libcrypto over FFI where available,
+   * else node:crypto. Both give the same bytes: PKCS#1 v1.5 signatures are deterministic.
+   */
+  rsaSigner?: RsaSignerFactory;
 }
 
 /** Returns the message with a DKIM-Signature header prepended, in the form it was given. */
@@ -180,6 +186,9 @@ export function createDkimSigner(options: DkimSignerOptions): DkimSigner {
     throw new TypeError(`DKIM needs an RSA or Ed25519 key, got ${kind ?? "unknown"}`);
   }
   const algorithm = kind === "rsa" ? "rsa-sha256" : "ed25519-sha256";
+  const rsaSign = kind === "rsa"
+    ? (options.rsaSigner ?? defaultRsaSigner)(options.privateKeyPem)
+    : undefined;
   const signed = [
     ...new Set(["from", ...(options.headers ?? DEFAULT_SIGNED_HEADERS)]
       .map((h) => h.toLowerCase())),
@@ -243,10 +252,11 @@ export function createDkimSigner(options: DkimSignerOptions): DkimSigner {
     data += canonicalizeHeader("DKIM-Signature:" + value);
 
     const signedBytes = latin1Bytes(data);
-    const signature = kind === "rsa"
-      ? sign("sha256", signedBytes, key)
+    const signature = rsaSign
+      ? rsaSign(signedBytes)
       : sign(null, createHash("sha256").update(signedBytes).digest(), key);
-    const b64 = signature.toString("base64");
+    const b64 = Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength)
+      .toString("base64");
     // The b= value may hold folding whitespace; the first line continues after "b=".
     const unsigned = "DKIM-Signature:" + value;
     const firstChunk = Math.max(0, 78 - (unsigned.length - unsigned.lastIndexOf("\n") - 1));
@@ -261,6 +271,53 @@ export function createDkimSigner(options: DkimSignerOptions): DkimSigner {
     return out;
   }
   return dkimSign;
+}
+
+/**
+ * Signs with each key in turn, one DKIM-Signature per key: an RSA and an Ed25519 key give the
+ * dual signature of RFC 8463, so verifiers that know only rsa-sha256 still find one they can
+ * check. The last key's header ends up on top.
+ */
+export function createDkimSignerSet(keys: readonly DkimSignerOptions[]): DkimSigner {
+  if (!keys.length) throw new TypeError("A DKIM signer set needs at least one key");
+  const signers = keys.map((k) => createDkimSigner(k));
+  function dkimSignAll(raw: string): string;
+  function dkimSignAll(raw: Uint8Array): Uint8Array;
+  function dkimSignAll(raw: string | Uint8Array): string | Uint8Array {
+    let out = raw;
+    for (const sign of signers) out = typeof out === "string" ? sign(out) : sign(out);
+    return out;
+  }
+  return dkimSignAll;
+}
+
+/**
+ * Signer sets by key ids, for messages that name the keys they need (per-tenant keys). A key
+ * id always stands for the same key material, so sets are built once and kept (bounded).
+ */
+export class DkimSignerCache {
+  readonly #sets = new Map<string, DkimSigner>();
+  constructor(readonly max = 1_000) {}
+
+  /** The signer for these key ids, given their material; undefined when `ids` is empty. */
+  get(
+    ids: readonly string[],
+    keys: Readonly<Record<string, DkimSignerOptions>> | undefined,
+  ): DkimSigner | undefined {
+    if (!ids.length) return undefined;
+    const id = ids.join(",");
+    let set = this.#sets.get(id);
+    if (!set) {
+      set = createDkimSignerSet(ids.map((k) => {
+        const key = keys?.[k];
+        if (!key) throw new TypeError(`DKIM key ${k} was not sent with the batch`);
+        return key;
+      }));
+      if (this.#sets.size >= this.max) this.#sets.delete(this.#sets.keys().next().value!);
+      this.#sets.set(id, set);
+    }
+    return set;
+  }
 }
 
 export interface DkimKey {

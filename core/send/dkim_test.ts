@@ -4,7 +4,9 @@ import {
   canonicalizeBody,
   canonicalizeHeader,
   createDkimSigner,
+  createDkimSignerSet,
   dkimDnsTxtValue,
+  DkimSignerCache,
   generateDkimKey,
 } from "./dkim.ts";
 import { buildMessage } from "./mime.ts";
@@ -179,4 +181,51 @@ Deno.test("createDkimSigner() signatures verify for varied messages (seeded)", a
     const [result] = await verify(sign(raw));
     assert.equal(result?.result, "pass", `message ${i}: ${JSON.stringify(result?.comment)}`);
   }
+});
+
+Deno.test("createDkimSignerSet() adds an rsa-sha256 and an ed25519-sha256 signature that both pass", async () => {
+  const sign = createDkimSignerSet([
+    { domain: DOMAIN, selector: "ed2026", privateKeyPem: keys.ed25519.privateKeyPem },
+    { domain: DOMAIN, selector: "rsa2026", privateKeyPem: keys.rsa.privateKeyPem },
+  ]);
+  for (const message of [sampleMessage(), new TextEncoder().encode(sampleMessage())]) {
+    const signed = sign(message as string);
+    const text = typeof signed === "string" ? signed : new TextDecoder().decode(signed);
+    assert.equal(text.match(/^DKIM-Signature:/gm)?.length, 2);
+    const results = await verify(text);
+    assert.deepEqual(
+      results.map((r) => [r.algo, r.result]).sort(),
+      [["ed25519-sha256", "pass"], ["rsa-sha256", "pass"]],
+    );
+    // Each signature stands alone: a changed subject fails both.
+    const tampered = text.replace(/Subject: [^\r]+/, "Subject: Vinn en iPhone");
+    assert.deepEqual((await verify(tampered)).map((r) => r.result), ["fail", "fail"]);
+  }
+  // A key whose DNS record is missing fails on its own; the other still passes.
+  const lone = createDkimSignerSet([
+    { domain: DOMAIN, selector: "gone", privateKeyPem: keys.ed25519.privateKeyPem },
+    { domain: DOMAIN, selector: "rsa2026", privateKeyPem: keys.rsa.privateKeyPem },
+  ]);
+  const statuses = (await verify(lone(sampleMessage()), false)).map((r) => r.result).sort();
+  assert.ok(statuses.includes("pass") && statuses.some((s) => s !== "pass"), statuses.join());
+  assert.throws(() => createDkimSignerSet([]), /at least one key/);
+});
+
+Deno.test("DkimSignerCache builds each key set once and refuses keys it was not given", async () => {
+  const cache = new DkimSignerCache(2);
+  const material = {
+    k1: { domain: DOMAIN, selector: "rsa2026", privateKeyPem: keys.rsa.privateKeyPem },
+    k2: { domain: DOMAIN, selector: "ed2026", privateKeyPem: keys.ed25519.privateKeyPem },
+  };
+  assert.equal(cache.get([], material), undefined);
+  const both = cache.get(["k2", "k1"], material)!;
+  // Built once: later batches need not send the material again for a known set.
+  assert.equal(cache.get(["k2", "k1"], undefined), both);
+  const results = await verify(both(sampleMessage()));
+  assert.deepEqual(results.map((r) => r.result), ["pass", "pass"]);
+  assert.throws(() => cache.get(["k3"], material), /k3 was not sent/);
+  // Bounded: the oldest set is dropped once the cache is full.
+  cache.get(["k1"], material);
+  cache.get(["k2"], material);
+  assert.throws(() => cache.get(["k2", "k1"], undefined), /was not sent/);
 });
