@@ -46,8 +46,10 @@ export interface Plugin {
   migrations?: URL;
   /** Its user-facing strings, per language; keys are used as "<name>.<key>". */
   messages?: Partial<Record<Locale, Record<string, string>>>;
-  /** API routes, mounted under /api/v1/<name> and gated by tenant. */
+  /** API routes, mounted under /api/v1/<apiPath or name> and gated by tenant. */
   routes?(app: OpenAPIHono, deps: AppDeps): void;
+  /** The API prefix when it should differ from the name (kebab-case, e.g. "content-templates"). */
+  apiPath?: string;
   /** Staff UI pages under /p/<name>, gated by tenant, with nav items. */
   ui?: { nav: NavItem[]; routes(app: Hono, deps: AppDeps): void };
   hooks?: Partial<SendHooks>;
@@ -62,6 +64,7 @@ export class PluginError extends Error {
 
 const TIER_RANK: Record<Tier, number> = { light: 1, standard: 2, advanced: 3 };
 const NAME = /^[a-z][a-z0-9_]{1,39}$/;
+const API_PATH = /^[a-z][a-z0-9-]{1,39}$/;
 
 export interface TenantPlan {
   id: string;
@@ -81,6 +84,11 @@ export class PluginRegistry {
         throw new PluginError(`Plugin name "${p.name}" must match ${NAME} (snake_case)`);
       }
       if (this.#plugins.has(p.name)) throw new PluginError(`Two plugins are named "${p.name}"`);
+      if (p.apiPath !== undefined && !API_PATH.test(p.apiPath)) {
+        throw new PluginError(
+          `Plugin "${p.name}" has apiPath "${p.apiPath}"; it must match ${API_PATH}`,
+        );
+      }
       if (!["light", "standard", "advanced", "addon"].includes(p.tier)) {
         throw new PluginError(`Plugin "${p.name}" has unknown tier "${p.tier}"`);
       }
