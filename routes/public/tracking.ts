@@ -1,0 +1,160 @@
+// Public tracking endpoints (no session, no CSRF): the open pixel and the click redirect.
+// The pixel answers at once whatever the token; the click redirects only to the URL that was at
+// that position in that message's mailing, and anything else gets a plain 404, never a redirect.
+import { type Context, Hono } from "hono";
+import { sql } from "kysely";
+import type { AppDeps } from "../../core/deps.ts";
+import { TokenSigner } from "../../core/feedback/tokens.ts";
+import { prepareTracking, SAFE_URL } from "../../core/feedback/tracking.ts";
+import { RecentActivity, trackingRecorder } from "../../core/feedback/events.ts";
+import {
+  classifyClick,
+  classifyOpen,
+  machineRules,
+  truncateIp,
+} from "../../core/feedback/machine.ts";
+import type { SendContent } from "../../core/send/queue.ts";
+import { t } from "../../core/i18n/mod.ts";
+
+/** A 1×1 transparent GIF (43 bytes). */
+export const PIXEL_GIF = Uint8Array.from(
+  atob("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="),
+  (ch) => ch.charCodeAt(0),
+);
+
+const PIXEL_HEADERS = {
+  "content-type": "image/gif",
+  "content-length": String(PIXEL_GIF.length),
+  "cache-control": "no-store, no-cache, must-revalidate, max-age=0",
+  pragma: "no-cache",
+  expires: "0",
+};
+
+export function trackingRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const signer = new TokenSigner(deps.secret);
+  const recorder = trackingRecorder(deps);
+  const rules = machineRules({
+    appleNetworks: deps.config.trackingAppleNetworks,
+    machineNetworks: deps.config.trackingMachineNetworks,
+    scannerMs: deps.config.trackingScannerMs,
+  });
+  const recent = new RecentActivity();
+  // A send's content is frozen: its tracked links are found once per process (bounded).
+  const linksOf = new Map<string, string[]>();
+
+  app.get("/t/o/:file", function openPixel(c) {
+    const file = c.req.param("file");
+    const ref = file.endsWith(".gif") ? signer.verifyMessage("open", file.slice(0, -4)) : null;
+    if (ref) {
+      const hit = {
+        method: c.req.method,
+        userAgent: c.req.header("user-agent") ?? null,
+        ip: ipOf(c),
+      };
+      const reason = classifyOpen(hit, rules);
+      recent.opened(ref.queueId);
+      recorder.record({
+        tenantId: ref.tenantId,
+        queueId: ref.queueId,
+        kind: "open",
+        link: null,
+        url: null,
+        userAgent: hit.userAgent,
+        ip: truncateIp(hit.ip),
+        machine: reason !== null,
+        reason,
+        at: deps.clock(),
+      });
+    }
+    return new Response(c.req.method === "HEAD" ? null : PIXEL_GIF, { headers: PIXEL_HEADERS });
+  });
+
+  app.get("/t/c/:token", async function clickRedirect(c) {
+    const ref = signer.verifyClick(c.req.param("token"));
+    if (!ref) return notFound(c, deps);
+    const row = await deps.db.selectFrom("send_queue as q")
+      .select([
+        "q.send_id",
+        "q.sent_at",
+        sql<boolean>`exists (select 1 from tracking_events e where e.tenant_id = q.tenant_id
+          and e.queue_id = q.id and e.kind = 'open')`.as("opened"),
+      ])
+      .where("q.tenant_id", "=", ref.tenantId).where("q.id", "=", ref.queueId)
+      .executeTakeFirst();
+    if (!row) return notFound(c, deps);
+    const links = await mailingLinks(ref.tenantId, row.send_id);
+    const url = links?.[ref.link];
+    if (url === undefined || !SAFE_URL.test(url)) return notFound(c, deps);
+
+    const at = deps.clock();
+    const seen = recent.get(ref.queueId);
+    const hit = {
+      method: c.req.method,
+      userAgent: c.req.header("user-agent") ?? null,
+      ip: ipOf(c),
+    };
+    const reason = classifyClick({
+      ...hit,
+      at,
+      sentAt: row.sent_at ? new Date(row.sent_at) : null,
+      opened: Boolean(row.opened) || (seen?.opened ?? false),
+      link: ref.link,
+      linkCount: links!.length,
+      recent: seen?.clicks ?? [],
+    }, rules);
+    recent.clicked(ref.queueId, ref.link, at.getTime());
+    recorder.record({
+      tenantId: ref.tenantId,
+      queueId: ref.queueId,
+      kind: "click",
+      link: ref.link,
+      url,
+      userAgent: hit.userAgent,
+      ip: truncateIp(hit.ip),
+      machine: reason !== null,
+      reason,
+      at,
+    });
+    c.header("cache-control", "no-store");
+    return c.redirect(url, 302);
+  });
+
+  async function mailingLinks(tenantId: string, sendId: string): Promise<string[] | null> {
+    const key = `${tenantId}/${sendId}`;
+    const hit = linksOf.get(key);
+    if (hit) return hit;
+    const send = await deps.db.selectFrom("sends").select("content")
+      .where("tenant_id", "=", tenantId).where("id", "=", sendId).executeTakeFirst();
+    if (!send) return null;
+    const html = (send.content as SendContent).html;
+    const links = html === undefined ? [] : prepareTracking(html).links;
+    if (linksOf.size >= 500) linksOf.delete(linksOf.keys().next().value!);
+    linksOf.set(key, links);
+    return links;
+  }
+
+  return app;
+}
+
+/** The peer address (X-Forwarded-For is not trusted, as elsewhere in Skicka). */
+function ipOf(c: Context): string | null {
+  const info = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;
+  return info?.hostname ?? null;
+}
+
+function notFound(c: Context, deps: AppDeps) {
+  const l = c.get("locale") ?? deps.config.defaultLocale;
+  const title = esc(t(l, "page.not_found"));
+  return c.html(
+    `<!doctype html><html lang="${l}"><head><meta charset="utf-8"><title>${title}</title>` +
+      `<meta name="viewport" content="width=device-width"></head><body><h1>${title}</h1>` +
+      `<p>${esc(t(l, "tracking.link_not_found"))}</p></body></html>`,
+    404,
+    { "cache-control": "no-store" },
+  );
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
