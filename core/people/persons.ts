@@ -669,6 +669,9 @@ export const NOTE_COLUMNS = [
   "clicked_at",
   "bounced_at",
   "unsubscribed_at",
+  "sent_at",
+  "complained_at",
+  "details",
   "created_at",
   "updated_at",
 ] as const;

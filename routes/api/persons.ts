@@ -94,6 +94,9 @@ const NoteSchema = z.object({
   clicked_at: z.string().nullable(),
   bounced_at: z.string().nullable(),
   unsubscribed_at: z.string().nullable(),
+  sent_at: z.string().nullable(),
+  complained_at: z.string().nullable(),
+  details: z.array(z.string()).openapi({ description: "event:detail, at most 20" }),
   created_at: z.string(),
   updated_at: z.string(),
 }).openapi("ContactNote");
