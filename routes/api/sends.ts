@@ -15,6 +15,7 @@ import {
   sendProgress,
 } from "../../core/send/queue.ts";
 import { notifyWorkers } from "../../core/send/worker.ts";
+import { sendStats } from "../../core/feedback/stats.ts";
 import { bearer, errorsWithConflict, IdempotencyHeader, IdParam, json } from "./schemas.ts";
 
 const errors = errorsWithConflict("The send is not in a state for this action");
@@ -98,6 +99,45 @@ export function sendRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const tenant = requireTenant(c, "read");
       return c.json(jsonify(await sendProgress(deps, tenant.id, c.req.valid("param").id)), 200);
+    },
+  );
+
+  const Counts = z.object({ total: z.number(), unique: z.number() });
+  const StatsSchema = z.object({
+    sendId: z.string(),
+    kind: z.string(),
+    status: z.string(),
+    subject: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    recipients: z.number(),
+    excluded: z.record(z.string(), z.number()),
+    excludedTotal: z.number(),
+    sent: z.number(),
+    failed: z.number(),
+    pending: z.number(),
+    bounced: z.object({ hard: z.number(), soft: z.number(), policy: z.number() }),
+    delivered: z.number(),
+    complaints: z.number(),
+    unsubscribes: z.number(),
+    opens: z.object({ human: Counts, machine: Counts }),
+    clicks: z.object({ human: Counts, machine: Counts }),
+    rates: z.record(z.string(), z.number().nullable()),
+  }).openapi("SendStats");
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/sends/{id}/stats",
+      tags,
+      security: bearer,
+      summary: "Statistics: recipients, exclusions, delivery, bounces, opens and clicks " +
+        "(people and machines apart), unsubscribes, complaints and rates",
+      request: { params: IdParam },
+      responses: { 200: json(StatsSchema, "Statistics"), ...errors },
+    }),
+    async (c) => {
+      const tenant = requireTenant(c, "read");
+      return c.json(jsonify(await sendStats(deps, tenant.id, c.req.valid("param").id)), 200);
     },
   );
 

@@ -1,0 +1,89 @@
+// What a recorded group of delivery outcomes sets off: synchronous 5xx rejections become bounces
+// (the policy in bounces.ts), sent messages stamp the recipient's contact note, and plugins with
+// an afterDeliveryBatch hook hear the outcomes of their tenants. The send worker calls these after
+// it has written the outcomes, so a failing listener never makes mail go out twice.
+import type { AppDeps } from "../deps.ts";
+import type { Outcome } from "../send/queue.ts";
+import type { DeliveryOutcome, TenantPlan } from "../plugin.ts";
+import { handleSyncFailures } from "./bounces.ts";
+import { applyNoteEvents } from "./notes.ts";
+
+export type OutcomeListener = (outcomes: Outcome[]) => Promise<void>;
+
+function byTenant(outcomes: Outcome[]): Map<string, Outcome[]> {
+  const out = new Map<string, Outcome[]>();
+  for (const o of outcomes) {
+    const list = out.get(o.tenant_id) ?? [];
+    list.push(o);
+    out.set(o.tenant_id, list);
+  }
+  return out;
+}
+
+/** The listeners every send worker runs. */
+export function outcomeListeners(deps: AppDeps): OutcomeListener[] {
+  const plans = new Map<string, { plan: TenantPlan; until: number }>();
+  async function planOf(tenantId: string): Promise<TenantPlan | null> {
+    const hit = plans.get(tenantId);
+    if (hit && hit.until > Date.now()) return hit.plan;
+    const t = await deps.db.selectFrom("tenants").select(["id", "tier", "addons", "updated_at"])
+      .where("id", "=", tenantId).executeTakeFirst();
+    if (!t) return null;
+    const plan = { ...t, addons: t.addons ?? [] } as TenantPlan;
+    if (plans.size > 10_000) plans.clear();
+    plans.set(tenantId, { plan, until: Date.now() + 60_000 });
+    return plan;
+  }
+
+  const bounces: OutcomeListener = async (outcomes) => {
+    const failed = outcomes.filter((o) => o.status === "failed");
+    if (!failed.length) return;
+    await handleSyncFailures(
+      deps,
+      failed.map((o) => ({
+        tenantId: o.tenant_id,
+        queueId: o.id,
+        recipient: o.address ?? "",
+        reply: o.reply,
+      })),
+    );
+  };
+
+  const notes: OutcomeListener = async (outcomes) => {
+    const at = deps.clock();
+    for (const [tenantId, list] of byTenant(outcomes)) {
+      const sent = list.filter((o) => o.status === "sent");
+      if (!sent.length) continue;
+      await applyNoteEvents(
+        deps.db,
+        tenantId,
+        sent.map((o) => ({ queueId: o.id, event: "sent" as const, at })),
+      );
+    }
+  };
+
+  const hooks: OutcomeListener = async (outcomes) => {
+    if (!deps.registry.all().some((p) => p.hooks?.afterDeliveryBatch)) return;
+    for (const [tenantId, list] of byTenant(outcomes)) {
+      const plan = await planOf(tenantId);
+      if (!plan) continue;
+      const batch: DeliveryOutcome[] = list
+        .filter((o) => o.status !== "throttled")
+        .map((o) => ({
+          tenantId,
+          messageId: o.message_id ?? o.id,
+          recipient: o.address ?? "",
+          status: o.status as DeliveryOutcome["status"],
+          reply: o.reply,
+        }));
+      if (!batch.length) continue;
+      await deps.registry.runHook(
+        "afterDeliveryBatch",
+        deps.registry.enabledFor(plan),
+        (hook) => hook(batch),
+      );
+    }
+  };
+
+  return [bounces, notes, hooks];
+}

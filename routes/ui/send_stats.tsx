@@ -1,0 +1,381 @@
+// Statistics pages: one send's numbers (each explained), its opens and clicks over time as a
+// server-rendered SVG chart, its recipients by status with a CSV export; and totals over a
+// period. No JavaScript needed.
+import type { Hono } from "hono";
+import { stream } from "hono/streaming";
+import { z } from "zod";
+import type { AppDeps } from "../../core/deps.ts";
+import { formatDateTime, formatNumber, type Locale, t } from "../../core/i18n/mod.ts";
+import { requireTenant } from "../../core/http/context.ts";
+import { AppError } from "../../core/errors.ts";
+import {
+  periodStats,
+  RECIPIENT_FILTERS,
+  type RecipientFilter,
+  sendRecipients,
+  sendStats,
+  sendTimeline,
+  type TimelinePoint,
+} from "../../core/feedback/stats.ts";
+import { Page } from "./layout.tsx";
+
+const PAGE = 50;
+const RecipientQuery = z.object({
+  status: z.enum(RECIPIENT_FILTERS).default("all"),
+  after: z.uuid().optional(),
+});
+
+function percent(n: number | null, l: Locale): string {
+  if (n === null) return "–";
+  return new Intl.NumberFormat({ en: "en-GB", sv: "sv-SE", fi: "fi-FI", da: "da-DK" }[l], {
+    style: "percent",
+    maximumFractionDigits: 1,
+  }).format(n);
+}
+
+/** Opens and clicks over time: human lines solid, machine lines dashed. */
+export function TimelineChart(
+  { points, l, tz, unit }: { points: TimelinePoint[]; l: Locale; tz: string; unit: string },
+) {
+  const W = 720, H = 220, P = 36;
+  const max = Math.max(1, ...points.flatMap((p) => [p.opens, p.clicks, p.machineOpens]));
+  const x = (i: number) => P + (points.length < 2 ? 0 : (i * (W - 2 * P)) / (points.length - 1));
+  const y = (v: number) => H - P - (v * (H - 2 * P)) / max;
+  const line = (f: (p: TimelinePoint) => number) =>
+    points.map((p, i) => `${x(i).toFixed(1)},${y(f(p)).toFixed(1)}`).join(" ");
+  const series = [
+    { key: "stats.opens_human", f: (p: TimelinePoint) => p.opens, cls: "s-open" },
+    { key: "stats.clicks_human", f: (p: TimelinePoint) => p.clicks, cls: "s-click" },
+    { key: "stats.opens_machine", f: (p: TimelinePoint) => p.machineOpens, cls: "s-machine" },
+  ];
+  const first = points[0], last = points[points.length - 1];
+  return (
+    <figure class="chart">
+      <svg
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={t(l, "stats.chart_label", { unit: t(l, `stats.unit.${unit}`) })}
+        data-testid="timeline"
+      >
+        <line x1={P} y1={H - P} x2={W - P} y2={H - P} class="axis" />
+        <line x1={P} y1={P} x2={P} y2={H - P} class="axis" />
+        <text x={P - 6} y={P + 4} text-anchor="end" class="tick">{formatNumber(max, l)}</text>
+        <text x={P - 6} y={H - P + 4} text-anchor="end" class="tick">0</text>
+        {first && <text x={P} y={H - P + 18} class="tick">{formatDateTime(first.at, l, tz)}</text>}
+        {last && points.length > 1 && (
+          <text x={W - P} y={H - P + 18} text-anchor="end" class="tick">
+            {formatDateTime(last.at, l, tz)}
+          </text>
+        )}
+        {series.map((s) => <polyline points={line(s.f)} class={`series ${s.cls}`} />)}
+      </svg>
+      <figcaption>
+        {series.map((s) => <span class={`legend ${s.cls}`}>{t(l, s.key)}</span>)}
+      </figcaption>
+    </figure>
+  );
+}
+
+function Stat(
+  { l, label, value, help, rate }: {
+    l: Locale;
+    label: string;
+    value: number;
+    help: string;
+    rate?: number | null;
+  },
+) {
+  return (
+    <div class="stat" data-stat={label}>
+      <dt>{t(l, `stats.${label}`)}</dt>
+      <dd>
+        <strong>{formatNumber(value, l)}</strong>
+        {rate !== undefined && <span class="muted">{percent(rate, l)}</span>}
+      </dd>
+      <dd class="help">{t(l, help)}</dd>
+    </div>
+  );
+}
+
+export function sendStatsPages(app: Hono, deps: AppDeps) {
+  app.get("/sends/:id/stats", async (c) => {
+    const tenant = requireTenant(c);
+    const l = c.get("locale");
+    const tz = c.get("timeZone");
+    const id = z.uuid().safeParse(c.req.param("id"));
+    if (!id.success) throw new AppError("not_found");
+    const q = RecipientQuery.safeParse(c.req.query());
+    if (!q.success) throw new AppError("not_found");
+    const [s, timeline, rows] = await Promise.all([
+      sendStats(deps, tenant.id, id.data),
+      sendTimeline(deps, tenant.id, id.data),
+      sendRecipients(deps, tenant.id, id.data, {
+        filter: q.data.status,
+        after: q.data.after,
+        limit: PAGE + 1,
+      }),
+    ]);
+    const more = rows.length > PAGE;
+    const shown = rows.slice(0, PAGE);
+    return c.html(
+      <Page c={c} deps={deps} title={t(l, "stats.title")}>
+        <h1>{t(l, "stats.title")}</h1>
+        <p class="muted">
+          {s.subject} · {t(l, `stats.status.${s.status}`)}
+          {s.startedAt && <>· {formatDateTime(s.startedAt, l, tz)}</>}
+        </p>
+        <div class="card">
+          <dl class="stats" data-testid="numbers">
+            <Stat l={l} label="recipients" value={s.recipients} help="stats.help.recipients" />
+            <Stat l={l} label="excluded" value={s.excludedTotal} help="stats.help.excluded" />
+            <Stat l={l} label="sent" value={s.sent} help="stats.help.sent" />
+            <Stat
+              l={l}
+              label="delivered"
+              value={s.delivered}
+              rate={s.rates.delivery}
+              help="stats.help.delivered"
+            />
+            <Stat l={l} label="pending" value={s.pending} help="stats.help.pending" />
+            <Stat l={l} label="failed" value={s.failed} help="stats.help.failed" />
+            <Stat
+              l={l}
+              label="bounced_hard"
+              value={s.bounced.hard}
+              rate={s.rates.bounce}
+              help="stats.help.bounced_hard"
+            />
+            <Stat
+              l={l}
+              label="bounced_soft"
+              value={s.bounced.soft}
+              help="stats.help.bounced_soft"
+            />
+            <Stat
+              l={l}
+              label="bounced_policy"
+              value={s.bounced.policy}
+              help="stats.help.bounced_policy"
+            />
+            <Stat
+              l={l}
+              label="opened"
+              value={s.opens.human.unique}
+              rate={s.rates.open}
+              help="stats.help.opened"
+            />
+            <Stat
+              l={l}
+              label="clicked"
+              value={s.clicks.human.unique}
+              rate={s.rates.click}
+              help="stats.help.clicked"
+            />
+            <Stat
+              l={l}
+              label="machine"
+              value={s.opens.machine.total + s.clicks.machine.total}
+              help="stats.help.machine"
+            />
+            <Stat
+              l={l}
+              label="unsubscribed"
+              value={s.unsubscribes}
+              rate={s.rates.unsubscribe}
+              help="stats.help.unsubscribed"
+            />
+            <Stat
+              l={l}
+              label="complaints"
+              value={s.complaints}
+              rate={s.rates.complaint}
+              help="stats.help.complaints"
+            />
+          </dl>
+          {s.excludedTotal > 0 && (
+            <p class="muted" data-testid="excluded">
+              {Object.entries(s.excluded).map(([reason, n]) =>
+                `${t(l, `sends.excluded.${reason}`)}: ${formatNumber(Number(n), l)}`
+              ).join(" · ")}
+            </p>
+          )}
+          <p class="muted">
+            {t(l, "stats.totals", {
+              opens: s.opens.human.total,
+              clicks: s.clicks.human.total,
+              ctor: percent(s.rates.clickToOpen, l),
+            })}
+          </p>
+        </div>
+        <div class="card">
+          <h2>{t(l, "stats.over_time")}</h2>
+          {timeline.points.length
+            ? <TimelineChart points={timeline.points} l={l} tz={tz} unit={timeline.unit} />
+            : <p class="muted">{t(l, "stats.no_events")}</p>}
+        </div>
+        <div class="card">
+          <h2>{t(l, "stats.recipients")}</h2>
+          <nav class="filters">
+            {RECIPIENT_FILTERS.map((f) => (
+              <a
+                href={`?status=${f}`}
+                aria-current={f === q.data.status ? "page" : undefined}
+              >
+                {t(l, `stats.filter.${f}`)}
+              </a>
+            ))}
+            <a href={`/sends/${id.data}/recipients.csv?status=${q.data.status}`} download>
+              {t(l, "stats.csv")}
+            </a>
+          </nav>
+          <table class="responsive" data-testid="recipients">
+            <thead>
+              <tr>
+                <th>{t(l, "stats.col.address")}</th>
+                <th>{t(l, "stats.col.status")}</th>
+                <th>{t(l, "stats.col.sent")}</th>
+                <th>{t(l, "stats.col.opened")}</th>
+                <th>{t(l, "stats.col.clicked")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((r) => (
+                <tr>
+                  <td data-label={t(l, "stats.col.address")}>
+                    {r.person_id ? <a href={`/people/${r.person_id}`}>{r.address}</a> : r.address}
+                  </td>
+                  <td data-label={t(l, "stats.col.status")} title={r.last_reply ?? ""}>
+                    {t(l, `stats.row.${r.status}`)}
+                    {r.bounce && <>· {t(l, `stats.bounce.${r.bounce}`)}</>}
+                    {r.unsubscribed && <>· {t(l, "stats.filter.unsubscribed")}</>}
+                  </td>
+                  <td>{r.sent_at ? formatDateTime(r.sent_at, l, tz) : ""}</td>
+                  <td>{r.opened_at ? formatDateTime(r.opened_at, l, tz) : ""}</td>
+                  <td>{r.clicked_at ? formatDateTime(r.clicked_at, l, tz) : ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {more && (
+            <a href={`?status=${q.data.status}&after=${shown[shown.length - 1]!.id}`}>
+              {t(l, "common.next")}
+            </a>
+          )}
+        </div>
+      </Page>,
+    );
+  });
+
+  // The recipient list as CSV, streamed page by page: never the whole send in memory.
+  app.get("/sends/:id/recipients.csv", async (c) => {
+    const tenant = requireTenant(c);
+    const id = z.uuid().safeParse(c.req.param("id"));
+    const q = RecipientQuery.safeParse(c.req.query());
+    if (!id.success || !q.success) throw new AppError("not_found");
+    await sendStats(deps, tenant.id, id.data); // 404 for another tenant's send
+    c.header("content-type", "text/csv; charset=utf-8");
+    c.header("content-disposition", `attachment; filename="recipients-${id.data}.csv"`);
+    return stream(c, async (out) => {
+      await out.write(
+        "address,person_id,status,sent_at,opened_at,clicked_at,bounce,unsubscribed\r\n",
+      );
+      let after: string | undefined;
+      for (;;) {
+        const rows = await sendRecipients(deps, tenant.id, id.data, {
+          filter: q.data.status as RecipientFilter,
+          after,
+          limit: 1000,
+        });
+        if (!rows.length) break;
+        await out.write(
+          rows.map((r) =>
+            [
+              r.address,
+              r.person_id ?? "",
+              r.status,
+              r.sent_at?.toISOString() ?? "",
+              r.opened_at?.toISOString() ?? "",
+              r.clicked_at?.toISOString() ?? "",
+              r.bounce ?? "",
+              r.unsubscribed ? "yes" : "",
+            ].map(csvCell).join(",") + "\r\n"
+          ).join(""),
+        );
+        after = rows[rows.length - 1]!.id;
+      }
+    });
+  });
+
+  app.get("/stats", async (c) => {
+    const tenant = requireTenant(c);
+    const l = c.get("locale");
+    const now = deps.clock();
+    const q = z.object({
+      from: z.iso.date().optional(),
+      to: z.iso.date().optional(),
+    }).safeParse(c.req.query());
+    const fromText = (q.success && q.data.from) ||
+      new Date(now.getTime() - 30 * 86_400_000).toISOString().slice(0, 10);
+    const toText = (q.success && q.data.to) || now.toISOString().slice(0, 10);
+    const from = new Date(`${fromText}T00:00:00Z`);
+    const to = new Date(new Date(`${toText}T00:00:00Z`).getTime() + 86_400_000);
+    const p = await periodStats(deps, tenant.id, from, to);
+    const delivered = Math.max(0, p.sent - p.bouncedHard - p.bouncedSoft);
+    return c.html(
+      <Page c={c} deps={deps} title={t(l, "stats.period_title")}>
+        <h1>{t(l, "stats.period_title")}</h1>
+        <form method="get" class="inline">
+          <label>
+            {t(l, "stats.from")} <input type="date" name="from" value={fromText} />
+          </label>
+          <label>
+            {t(l, "stats.to")} <input type="date" name="to" value={toText} />
+          </label>
+          <button type="submit">{t(l, "stats.show")}</button>
+        </form>
+        <div class="card">
+          <dl class="stats" data-testid="period">
+            <Stat l={l} label="sends" value={p.sends} help="stats.help.sends" />
+            <Stat l={l} label="recipients" value={p.recipients} help="stats.help.recipients" />
+            <Stat l={l} label="sent" value={p.sent} help="stats.help.sent" />
+            <Stat
+              l={l}
+              label="delivered"
+              value={delivered}
+              rate={p.recipients ? delivered / p.recipients : null}
+              help="stats.help.delivered"
+            />
+            <Stat l={l} label="bounced_hard" value={p.bouncedHard} help="stats.help.bounced_hard" />
+            <Stat
+              l={l}
+              label="opened"
+              value={p.uniqueOpens}
+              rate={delivered ? p.uniqueOpens / delivered : null}
+              help="stats.help.opened"
+            />
+            <Stat
+              l={l}
+              label="clicked"
+              value={p.uniqueClicks}
+              rate={delivered ? p.uniqueClicks / delivered : null}
+              help="stats.help.clicked"
+            />
+            <Stat
+              l={l}
+              label="machine"
+              value={p.machineOpens + p.machineClicks}
+              help="stats.help.machine"
+            />
+            <Stat l={l} label="complaints" value={p.complaints} help="stats.help.complaints" />
+          </dl>
+        </div>
+      </Page>,
+    );
+  });
+}
+
+/** A CSV cell: quoted when needed; a leading =, +, - or @ is defused for spreadsheets. */
+function csvCell(v: string): string {
+  const safe = /^[=+\-@]/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
