@@ -1,5 +1,6 @@
 // Environment → typed configuration, validated in one place so a bad value stops start-up early.
 import { z } from "zod";
+import { parseCidrList } from "./feedback/machine.ts";
 import { type BucketLimit, parseDomainLimits, parseLimit } from "./send/rate_limiter.ts";
 
 const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
@@ -74,6 +75,34 @@ export const ENV_VARS = {
     default: "0",
     doc: "Limit over all domains per worker process, messages per second/burst; 0 is none.",
   },
+  INBOUND_SMTP_PORT: {
+    default: "2525",
+    doc:
+      "Port of the smtp role's inbound server (bounces, complaints, mailto unsubscribes), on HOST.",
+  },
+  BOUNCE_DOMAIN: {
+    default: "",
+    doc:
+      "Domain of the VERP return path (bounce+…@) and the List-Unsubscribe mailto. Empty: BASE_URL's host.",
+  },
+  TRACKING_APPLE_NETWORKS: {
+    default: "17.0.0.0/8",
+    doc:
+      "CIDRs (comma-separated) of Apple Mail Privacy Protection's proxies: opens from them are machine opens.",
+  },
+  TRACKING_MACHINE_NETWORKS: {
+    default: "",
+    doc:
+      "CIDRs (comma-separated) of security scanners: opens and clicks from them are machine events.",
+  },
+  TRACKING_SCANNER_SECONDS: {
+    default: "15",
+    doc: "A click this soon after delivery is a scanner's, not a person's (0 turns the rule off).",
+  },
+  ATTACHMENTS_MAX_MB: {
+    default: "10",
+    doc: "Largest total size of a mailing's attachments (and so of any one file), in MB.",
+  },
   LOG_LEVEL: { default: "info", doc: "debug, info, warn or error." },
   DEFAULT_LOCALE: {
     default: "en",
@@ -98,6 +127,15 @@ function parses(parse: (v: string) => unknown): (v: string) => boolean {
     }
   };
 }
+
+const cidrList = z.string().refine((v) => {
+  try {
+    parseCidrList(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, "comma-separated CIDRs such as 17.0.0.0/8, 2620:149::/32");
 
 const schema = z.object({
   PORT: intIn(0, 65535),
@@ -130,6 +168,12 @@ const schema = z.object({
     (v) => v.trim() === "0" || parses(parseLimit)(v),
     "0 or messages per second/burst, e.g. 1000/2000",
   ),
+  ATTACHMENTS_MAX_MB: intIn(1, 100),
+  INBOUND_SMTP_PORT: intIn(0, 65535),
+  BOUNCE_DOMAIN: z.string().regex(/^([a-z0-9-]+(\.[a-z0-9-]+)*)?$/i, "a domain name"),
+  TRACKING_APPLE_NETWORKS: cidrList,
+  TRACKING_MACHINE_NETWORKS: cidrList,
+  TRACKING_SCANNER_SECONDS: intIn(0, 3600),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   DEFAULT_LOCALE: z.enum(["en", "sv", "fi", "da"]),
   DEFAULT_TIME_ZONE: z.string().refine((tz) => {
@@ -165,6 +209,16 @@ export interface Config {
   sendDomainLimit: BucketLimit;
   sendDomainLimits: Record<string, BucketLimit>;
   sendRate: BucketLimit | null;
+  /** Largest total size of one mailing's attachments, in bytes. */
+  attachmentsMaxBytes: number;
+  /** The smtp role's inbound server (core/feedback/inbound.ts). */
+  inboundSmtpPort: number;
+  /** VERP and list-unsubscribe mailto domain (BOUNCE_DOMAIN, else BASE_URL's host). */
+  bounceDomain: string;
+  /** Machine open/click detection (core/feedback/machine.ts). */
+  trackingAppleNetworks: string[];
+  trackingMachineNetworks: string[];
+  trackingScannerMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
   defaultLocale: "en" | "sv" | "fi" | "da";
   defaultTimeZone: string;
@@ -210,10 +264,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sendDomainLimit: parseLimit(v.SEND_DOMAIN_RATE),
     sendDomainLimits: parseDomainLimits(v.SEND_DOMAIN_LIMITS),
     sendRate: v.SEND_RATE.trim() === "0" ? null : parseLimit(v.SEND_RATE),
+    attachmentsMaxBytes: v.ATTACHMENTS_MAX_MB * 1024 * 1024,
+    inboundSmtpPort: v.INBOUND_SMTP_PORT,
+    bounceDomain: (v.BOUNCE_DOMAIN || new URL(baseUrl).hostname).toLowerCase(),
+    trackingAppleNetworks: splitList(v.TRACKING_APPLE_NETWORKS),
+    trackingMachineNetworks: splitList(v.TRACKING_MACHINE_NETWORKS),
+    trackingScannerMs: v.TRACKING_SCANNER_SECONDS * 1000,
     logLevel: v.LOG_LEVEL,
     defaultLocale: v.DEFAULT_LOCALE,
     defaultTimeZone: v.DEFAULT_TIME_ZONE,
   };
+}
+
+function splitList(v: string): string[] {
+  return v.split(",").map((x) => x.trim()).filter(Boolean);
 }
 
 function describe(issue: z.core.$ZodIssue): string {

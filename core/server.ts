@@ -12,6 +12,9 @@ import { pruneIdempotencyKeys } from "./http/idempotency.ts";
 import { SendWorker } from "./send/worker.ts";
 import { transportFor } from "./send/transport.ts";
 import { RenderPool } from "./send/render_pool.ts";
+import { stopTracking } from "./feedback/events.ts";
+import { startInbound } from "./feedback/inbound.ts";
+import { outcomeListeners } from "./feedback/outcomes.ts";
 
 export const ROLES = ["api", "worker", "smtp", "all"] as const;
 export type Role = (typeof ROLES)[number];
@@ -95,6 +98,7 @@ export async function start(
       batchSize: config.sendBatchSize,
       leaseMs: config.sendLeaseMs,
       renderPool: pool,
+      onOutcomes: outcomeListeners(deps),
     });
     await worker.start();
     stoppers.push(async () => {
@@ -109,8 +113,17 @@ export async function start(
     }
   }
 
-  if (role === "smtp") {
-    log.warn("the smtp role has no listeners yet: inbound bounces and submission are not built");
+  if (role === "smtp" || role === "all") {
+    // Bounces, complaints and mailto unsubscribes. In `all` (the embedded set-up) a port in use
+    // is a warning, not a failed start: the API and worker still serve.
+    try {
+      const inbound = await startInbound(deps, { port: config.inboundSmtpPort, host: config.host });
+      stoppers.push(() => inbound.close());
+      log.info("inbound smtp listening", { port: inbound.port, domain: config.bounceDomain });
+    } catch (e) {
+      if (role === "smtp") throw e;
+      log.warn("inbound smtp not started", { port: config.inboundSmtpPort, error: String(e) });
+    }
   }
 
   return {
@@ -118,6 +131,7 @@ export async function start(
     url,
     async stop() {
       for (const s of stoppers.reverse()) await s();
+      await stopTracking(deps); // buffered opens and clicks, after the last request
       await deps.database.close();
     },
   };

@@ -1,4 +1,6 @@
 // The plugins installed in this build; the operator enables them per tenant by tier or add-on.
 import type { Plugin } from "../core/plugin.ts";
+import { contentTemplatesPlugin } from "./content_templates/mod.ts";
+import { designTemplatesPlugin } from "./design_templates/mod.ts";
 
-export const installedPlugins: Plugin[] = [];
+export const installedPlugins: Plugin[] = [designTemplatesPlugin, contentTemplatesPlugin];

@@ -5,6 +5,8 @@ import type { AppDeps } from "../core/deps.ts";
 import { requestContext } from "../core/http/context.ts";
 import { jsonError } from "../core/http/errors.ts";
 import { apiRoutes } from "./api/mod.ts";
+import { unsubscribeRoutes } from "./public/unsubscribe.tsx";
+import { trackingRoutes } from "./public/tracking.ts";
 import { errorPage, uiRoutes } from "./ui/mod.tsx";
 import { AppError } from "../core/errors.ts";
 
@@ -21,6 +23,8 @@ export async function buildApp(deps: AppDeps): Promise<Hono> {
     }
   });
   app.route("/api/v1", apiRoutes(deps));
+  unsubscribeRoutes(app, deps); // public, before the UI: no session, no CSRF
+  app.route("/", trackingRoutes(deps)); // public: open pixel and click redirects
   app.route("/", await uiRoutes(deps));
   // Unmatched paths reach the top app: JSON for API clients, a page (with the menu) for people.
   app.notFound((c) =>

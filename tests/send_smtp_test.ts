@@ -71,7 +71,9 @@ Deno.test("relay: merged mail arrives; 450 is deferred for retry, 550 fails", as
     assert.equal(await drain(worker), 3);
     assert.equal(server.received.length, 1);
     const got = server.received[0]!;
-    assert.deepEqual([got.from, got.to], ["news@lu.example", ["asa@uni.example"]]);
+    // MAIL FROM is the VERP return path (issue 4); the From header stays the sender's.
+    assert.match(got.from, /^bounce\+[\w-]+@skicka\.test$/);
+    assert.deepEqual(got.to, ["asa@uni.example"]);
     const mail = await simpleParser(Buffer.from(got.body));
     assert.equal(mail.subject, "Välkommen Åsa");
     assert.deepEqual(mail.from?.value[0], {

@@ -210,8 +210,29 @@ export interface ContactNotesTable {
   clicked_at: NullableTimestamp;
   bounced_at: NullableTimestamp;
   unsubscribed_at: NullableTimestamp;
+  /** Migration 0010: the automatic note's other stamps and bounded details. */
+  sent_at: NullableTimestamp;
+  complained_at: NullableTimestamp;
+  details: ColumnType<string[], string[] | undefined, string[]>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export type UnsubscribeSource = "one_click" | "link" | "mailto" | "complaint" | "staff" | "api";
+
+export interface UnsubscribesTable {
+  tenant_id: string;
+  id: string;
+  person_id: string | null;
+  address: string | null;
+  subscription_type_id: string | null;
+  source: UnsubscribeSource;
+  send_id: string | null;
+  queue_id: string | null;
+  created_at: Timestamp;
+  resubscribed_at: NullableTimestamp;
+  resubscribed_by: string | null;
+  note: string | null;
 }
 
 export interface ImportMappingsTable {
@@ -283,6 +304,21 @@ export interface SendsTable {
   updated_at: Timestamp;
   started_at: NullableTimestamp;
   finished_at: NullableTimestamp;
+  /** A test send to staff (migration 0007): never counted in statistics. */
+  is_test: Generated<boolean>;
+  mailing_id: string | null;
+  /** Bounce and complaint counters (migration 0011, kept by core/feedback/bounces.ts). */
+  bounced_hard: Generated<number>;
+  bounced_soft: Generated<number>;
+  bounced_policy: Generated<number>;
+  complaints: Generated<number>;
+  /** Tracking counters (migration 0009, kept by core/feedback/events.ts): human vs machine. */
+  opens: Generated<number>;
+  clicks: Generated<number>;
+  unique_opens: Generated<number>;
+  unique_clicks: Generated<number>;
+  machine_opens: Generated<number>;
+  machine_clicks: Generated<number>;
 }
 
 export interface SendQueueTable {
@@ -303,6 +339,25 @@ export interface SendQueueTable {
   last_reply: string | null;
   sent_at: NullableTimestamp;
   created_at: Timestamp;
+  /** First human open and click (migration 0009). */
+  opened_at: NullableTimestamp;
+  clicked_at: NullableTimestamp;
+}
+
+export interface TrackingEventsTable {
+  tenant_id: string;
+  id: string;
+  queue_id: string;
+  send_id: string;
+  person_id: string | null;
+  kind: "open" | "click";
+  link: number | null;
+  url: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  machine: Generated<boolean>;
+  machine_reason: string | null;
+  created_at: Timestamp;
 }
 
 export interface CapturedMailTable {
@@ -315,6 +370,126 @@ export interface CapturedMailTable {
   subject: Generated<string>;
   raw: string;
   created_at: Timestamp;
+}
+
+export type MailingStatus = "draft" | "scheduled" | "sending" | "sent" | "cancelled";
+
+export interface MailingsTable {
+  tenant_id: string;
+  id: string;
+  status: Generated<MailingStatus>;
+  version: Generated<number>;
+  from_identity_id: string | null;
+  from_name: Generated<string>;
+  from_address: Generated<string>;
+  reply_to: string | null;
+  subject: Generated<string>;
+  preheader: Generated<string>;
+  body_html: Generated<string>;
+  design_template_version_id: string | null;
+  recipients: Json<unknown>;
+  content_template_id: string | null;
+  subscription_type_id: string | null;
+  send_id: string | null;
+  copied_from: string | null;
+  created_by: string | null;
+  updated_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  sent_at: NullableTimestamp;
+}
+
+export interface MailingAttachmentsTable {
+  tenant_id: string;
+  id: string;
+  mailing_id: string;
+  filename: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  data: Uint8Array;
+  created_at: Timestamp;
+}
+
+export interface SubscriptionTypesTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface DesignTemplatesTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  is_default: Generated<boolean>;
+  current_version_id: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  archived_at: NullableTimestamp;
+}
+
+export interface DesignTemplateVersionsTable {
+  tenant_id: string;
+  id: string;
+  template_id: string;
+  version: number;
+  mjml: string;
+  content_hash: string;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface SenderIdentitiesTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  address: string;
+  verified_at: NullableTimestamp;
+  verified_by: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DkimKeysTable {
+  tenant_id: string;
+  id: string;
+  domain: string;
+  selector: string;
+  algorithm: "rsa" | "ed25519";
+  private_key_enc: string;
+  dns_txt_value: string;
+  active: Generated<boolean>;
+  created_at: Timestamp;
+}
+
+export type BounceKind = "hard" | "soft" | "policy" | "complaint";
+
+export interface BouncesTable {
+  tenant_id: string;
+  id: string;
+  queue_id: string | null;
+  send_id: string | null;
+  person_id: string | null;
+  address: string;
+  address_key: string;
+  kind: BounceKind;
+  status: string | null;
+  reason: string;
+  diagnostic: Generated<string>;
+  source: "async_dsn" | "sync" | "arf";
+  reporter: string | null;
+  created_at: Timestamp;
+}
+
+export interface BouncePoliciesTable {
+  tenant_id: string;
+  soft_threshold: Generated<number>;
+  soft_window_days: Generated<number>;
+  updated_at: Timestamp;
+  updated_by: string | null;
 }
 
 export interface DB {
@@ -335,10 +510,21 @@ export interface DB {
   list_members: ListMembersTable;
   segments: SegmentsTable;
   contact_notes: ContactNotesTable;
+  unsubscribes: UnsubscribesTable;
   import_mappings: ImportMappingsTable;
   imports: ImportsTable;
   import_chunks: ImportChunksTable;
   sends: SendsTable;
   send_queue: SendQueueTable;
+  bounces: BouncesTable;
+  bounce_policies: BouncePoliciesTable;
   captured_mail: CapturedMailTable;
+  dkim_keys: DkimKeysTable;
+  tracking_events: TrackingEventsTable;
+  design_templates: DesignTemplatesTable;
+  design_template_versions: DesignTemplateVersionsTable;
+  sender_identities: SenderIdentitiesTable;
+  mailings: MailingsTable;
+  mailing_attachments: MailingAttachmentsTable;
+  subscription_types: SubscriptionTypesTable;
 }

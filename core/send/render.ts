@@ -1,8 +1,14 @@
-// Render stage: compiled templates (cached by content hash) + per-recipient merge → MIME.
+// Render stage: compiled templates (cached by content hash) + per-recipient merge → MIME, with
+// tracked links, open pixel, List-Unsubscribe, Feedback-ID and the VERP return path.
 import Handlebars from "handlebars";
 import { createHash } from "node:crypto";
-import { buildMessage } from "./mime.ts";
+import { type Attachment, buildMessage } from "./mime.ts";
+import { installMergeHelpers } from "../mailings/merge_fields.ts";
 import type { SendContent } from "./queue.ts";
+import type { SendKind } from "../db/schema.ts";
+import type { AppDeps } from "../deps.ts";
+import { TokenSigner } from "../feedback/tokens.ts";
+import { LINKS_VAR, PIXEL_VAR, prepareTracking, trackedUrls } from "../feedback/tracking.ts";
 
 /** A template compiled once per content, reused for every recipient. */
 export interface CompiledContent {
@@ -10,7 +16,16 @@ export interface CompiledContent {
   html?: HandlebarsTemplateDelegate;
   text?: HandlebarsTemplateDelegate;
   content: SendContent;
+  /** The tracked links of the HTML, by index (what a click redirects to). */
+  links: string[];
+  /** The same links as written in the source, put back where mail is not tracked. */
+  rawLinks: string[];
+  /** The content's own headers, without the ones the render stage writes. */
+  headers: Record<string, string>;
 }
+
+/** Headers the render stage writes itself; a content's own copies are dropped. */
+const OWN_HEADERS = new Set(["list-unsubscribe", "list-unsubscribe-post", "feedback-id"]);
 
 const MAX_CACHED = 200;
 const cache = new Map<string, CompiledContent>();
@@ -21,6 +36,8 @@ function hashOf(content: SendContent): string {
 
 // One isolated Handlebars environment: plugins or other code cannot register helpers into it.
 const hb = Handlebars.create();
+// Fallbacks such as {{firstname default="friend"}} (mailings/merge_fields.ts).
+installMergeHelpers(hb);
 
 /** Compiles (or returns the cached) templates of a send's content. Bounded, LRU by insertion. */
 export function compileContent(content: SendContent): CompiledContent {
@@ -32,14 +49,21 @@ export function compileContent(content: SendContent): CompiledContent {
     return hit;
   }
   const opts = { strict: false, knownHelpersOnly: false };
+  // Links are found once per content, not per message (feedback/tracking.ts).
+  const tracked = content.html !== undefined ? prepareTracking(content.html) : undefined;
   const compiled: CompiledContent = {
     // Subject and text are not HTML: no HTML escaping there.
     subject: hb.compile(content.subject, { ...opts, noEscape: true }),
-    html: content.html !== undefined ? hb.compile(content.html, opts) : undefined,
+    html: tracked ? hb.compile(tracked.html, opts) : undefined,
     text: content.text !== undefined
       ? hb.compile(content.text, { ...opts, noEscape: true })
       : undefined,
     content,
+    links: tracked?.links ?? [],
+    rawLinks: tracked?.raw ?? [],
+    headers: Object.fromEntries(
+      Object.entries(content.headers ?? {}).filter(([k]) => !OWN_HEADERS.has(k.toLowerCase())),
+    ),
   };
   cache.set(key, compiled);
   if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!);
@@ -81,15 +105,99 @@ export interface Rendered {
   raw: string;
   messageId: string;
   subject: string;
+  /** The VERP return path (MAIL FROM) when the message is known (see MessageMeta). */
+  mailFrom?: string;
+}
+
+/** What signs a deployment's links: given to render workers with each job. */
+export interface TrackingSettings {
+  secret: string;
+  /** Public base URL, no trailing slash. */
+  baseUrl: string;
+  bounceDomain: string;
+}
+
+export function trackingSettings(deps: Pick<AppDeps, "secret" | "config">): TrackingSettings {
+  return {
+    secret: deps.secret,
+    baseUrl: deps.config.baseUrl,
+    bounceDomain: deps.config.bounceDomain,
+  };
+}
+
+/** Which message is rendered: its tokens name the tenant and queue row. */
+export interface MessageMeta {
+  tenantId: string;
+  queueId: string;
+  sendId: string;
+  kind: SendKind;
+}
+
+/** The meta of a render item, when the worker gave its tenant and kind. */
+export function messageOf(
+  item: { key: string; sendId: string; tenantId?: string; kind?: SendKind },
+): MessageMeta | undefined {
+  return item.tenantId && item.kind
+    ? { tenantId: item.tenantId, queueId: item.key, sendId: item.sendId, kind: item.kind }
+    : undefined;
+}
+
+const signers = new Map<string, TokenSigner>();
+function signerFor(secret: string): TokenSigner {
+  let s = signers.get(secret);
+  if (!s) signers.set(secret, s = new TokenSigner(secret));
+  return s;
+}
+
+/**
+ * Tracking is on for mass and single mail, and for transactional mail whose content asks for
+ * it (`tracking: true`).
+ */
+export function isTracked(kind: SendKind, content: SendContent): boolean {
+  return kind !== "transactional" || content.tracking === true;
 }
 
 /** Renders one recipient's message. Headers come from the send plus per-message extras. */
 export function renderMessage(
   c: CompiledContent,
   r: Recipient,
-  extra: { messageId?: string; headers?: Record<string, string>; date?: Date } = {},
+  extra: {
+    messageId?: string;
+    headers?: Record<string, string>;
+    date?: Date;
+    tracking?: TrackingSettings;
+    message?: MessageMeta;
+    /** The send's files, loaded once per send by the worker (mailing_attachments). */
+    attachments?: readonly Attachment[];
+  } = {},
 ): Rendered {
   const ctx = mergeContext(r);
+  const own: Record<string, string> = {};
+  let mailFrom: string | undefined;
+  // Untracked mail gets its links back as written.
+  let links = c.rawLinks;
+  let pixel = "";
+  const { tracking: ts, message: m } = extra;
+  if (ts && m) {
+    const signer = signerFor(ts.secret);
+    const ref = { tenantId: m.tenantId, queueId: m.queueId };
+    const unsubscribe = signer.message("unsubscribe", ref);
+    const unsubscribeUrl = `${ts.baseUrl}/u/${unsubscribe}`;
+    ctx.unsubscribe_url = unsubscribeUrl;
+    ctx.view_in_browser_url = `${ts.baseUrl}/v/${signer.message("view", ref)}`;
+    if (m.kind === "mass") {
+      own["List-Unsubscribe"] = `<${unsubscribeUrl}>, ` +
+        `<mailto:unsubscribe+${unsubscribe}@${ts.bounceDomain}>`;
+      own["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click";
+    }
+    own["Feedback-ID"] = `${m.sendId}:${m.tenantId}:${m.kind}:skicka`;
+    mailFrom = signer.bounceAddress(ref, ts.bounceDomain);
+    if (c.html && isTracked(m.kind, c.content)) {
+      ({ links, pixel } = trackedUrls(signer, ts.baseUrl, ref, c.links.length));
+    }
+  }
+  ctx[LINKS_VAR] = links;
+  ctx[PIXEL_VAR] = pixel;
   const subject = c.subject(ctx);
   const msg = buildMessage({
     from: { name: c.content.from.name || undefined, address: c.content.from.address },
@@ -98,10 +206,11 @@ export function renderMessage(
     subject,
     html: c.html?.(ctx),
     text: c.text?.(ctx),
-    headers: { ...c.content.headers, ...extra.headers },
+    headers: { ...c.headers, ...extra.headers, ...own },
     messageId: extra.messageId,
     date: extra.date,
     bodyEncoding: "base64",
+    attachments: extra.attachments,
   });
-  return { raw: msg.raw, messageId: msg.messageId, subject };
+  return { raw: msg.raw, messageId: msg.messageId, subject, mailFrom };
 }

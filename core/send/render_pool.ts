@@ -1,7 +1,9 @@
 // A pool of Web Workers that render and sign batches off the main thread, which keeps the
 // database and the SMTP connections busy. Batches are split into one slice per worker: one
 // message per task would cost 20-50 µs of messaging each (GOTCHAS.md), a slice ~1 µs.
-import type { Recipient } from "./render.ts";
+import type { Recipient, TrackingSettings } from "./render.ts";
+import type { SendKind } from "../db/schema.ts";
+import type { Attachment } from "./mime.ts";
 
 export interface DkimKey {
   domain: string;
@@ -14,18 +16,41 @@ export interface RenderItem {
   sendId: string;
   recipient: Recipient;
   messageId: string;
+  /** Ids of the tenant's DKIM keys that sign this message; their material is in RenderJob.keys. */
+  dkimKeys?: string[];
+  /** With the kind: tracking, List-Unsubscribe, Feedback-ID and VERP (render.ts messageOf). */
+  tenantId?: string;
+  kind?: SendKind;
+}
+
+/** A send's frozen content and its files, once per job (not per message). */
+export interface RenderContent {
+  sendId: string;
+  content: unknown;
+  attachments?: Attachment[];
 }
 
 export interface RenderJob {
   id: number;
-  contents: { sendId: string; content: unknown }[];
+  contents: RenderContent[];
   items: RenderItem[];
   dkim?: DkimKey;
+  /** The per-tenant keys this job's items name, once per job rather than once per message. */
+  keys?: Record<string, DkimKey>;
+  tracking?: TrackingSettings;
 }
 
 export type RenderResult =
-  | { key: string; raw: string; subject: string; error?: undefined }
+  | { key: string; raw: string; subject: string; mailFrom?: string; error?: undefined }
   | { key: string; error: string; raw?: undefined; subject?: undefined };
+
+/** Only the keys a slice's items name. */
+function keysFor(slice: RenderItem[], keys?: Record<string, DkimKey>) {
+  if (!keys) return undefined;
+  const out: Record<string, DkimKey> = {};
+  for (const item of slice) for (const id of item.dkimKeys ?? []) if (keys[id]) out[id] = keys[id];
+  return out;
+}
 
 export class RenderPool {
   readonly size: number;
@@ -56,9 +81,11 @@ export class RenderPool {
 
   /** Renders items across the workers; results come back in the items' order. */
   async render(
-    contents: { sendId: string; content: unknown }[],
+    contents: RenderContent[],
     items: RenderItem[],
     dkim?: DkimKey,
+    tracking?: TrackingSettings,
+    keys?: Record<string, DkimKey>,
   ): Promise<RenderResult[]> {
     if (!items.length) return [];
     const per = Math.ceil(items.length / this.size);
@@ -76,6 +103,8 @@ export class RenderPool {
               contents: contents.filter((c) => needed.has(c.sendId)),
               items: slice,
               dkim,
+              tracking,
+              keys: keysFor(slice, keys),
             } satisfies RenderJob,
           );
         }).then((results) =>

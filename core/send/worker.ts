@@ -6,16 +6,31 @@ import { uuidv7 } from "../db/ids.ts";
 import {
   claimBatch,
   type Claimed,
+  dropLeasedRows,
   extendLeases,
   type Outcome,
   recordOutcomes,
   recoverExpiredLeases,
 } from "./queue.ts";
 import type { SendContent } from "./queue.ts";
-import { compileContent, type CompiledContent, type Recipient, renderMessage } from "./render.ts";
+import {
+  compileContent,
+  type CompiledContent,
+  messageOf,
+  type Recipient,
+  renderMessage,
+  trackingSettings,
+} from "./render.ts";
+import type { SendKind } from "../db/schema.ts";
 import type { DkimKey, RenderItem, RenderPool, RenderResult } from "./render_pool.ts";
 import type { DeliveryResult, OutgoingMessage, Transport } from "./transport.ts";
 import { OutcomeRecorder } from "./outcome_recorder.ts";
+import type { Attachment } from "./mime.ts";
+import { loadAttachmentData } from "../mailings/attachments.ts";
+import { unsubscribedQueueRows } from "../feedback/unsubscribe.ts";
+import { DkimSignerCache } from "./dkim.ts";
+import { batchSigningKeys } from "./dkim_keys.ts";
+import { setRsaFfiFallbackReporter } from "./rsa_ffi.ts";
 
 export const SEND_CHANNEL = "skicka_send";
 
@@ -61,7 +76,14 @@ export class SendWorker {
   readonly #sign?: (raw: string) => string;
   readonly #pool?: RenderPool;
   readonly #dkim?: DkimKey;
-  readonly #contents = new Map<string, { compiled: CompiledContent; fromDomain: string }>();
+  /** Signer sets of tenants' own keys (dkim_keys), for rendering on this thread. */
+  readonly #tenantSigners = new DkimSignerCache();
+  readonly #contents = new Map<
+    string,
+    { compiled: CompiledContent; fromDomain: string; kind: SendKind; attachments: Attachment[] }
+  >();
+  /** Signs tracking links, List-Unsubscribe and the VERP return path (render.ts). */
+  readonly #tracking;
   #stopping = false;
   #loop: Promise<void> | null = null;
   readonly #pipelines: number;
@@ -74,6 +96,7 @@ export class SendWorker {
 
   constructor(deps: AppDeps, transport: Transport, opts: WorkerOptions = {}) {
     this.#deps = deps;
+    this.#tracking = trackingSettings(deps);
     this.#transport = transport;
     this.#batch = opts.batchSize ?? 500;
     this.#lease = opts.leaseMs ?? 120_000;
@@ -81,6 +104,7 @@ export class SendWorker {
     this.#sign = opts.sign;
     this.#pool = opts.renderPool;
     this.#dkim = opts.dkim;
+    setRsaFfiFallbackReporter((reason) => deps.log.debug("DKIM RSA uses node:crypto", { reason }));
     this.#pipelines = opts.pipelines ?? 3;
     this.#recordEvery = opts.recordEvery ?? 64;
     this.#recordDelayMs = opts.recordDelayMs ?? 50;
@@ -188,7 +212,16 @@ export class SendWorker {
   async #process(rows: Claimed[], sink: (o: Outcome) => void): Promise<void> {
     const started = performance.now();
     await this.#loadContents(rows);
+    rows = await this.#dropUnsubscribed(rows);
     const people = await this.#loadPersons(rows);
+    // Each tenant's own DKIM keys for its From domains: material once per batch, ids per message.
+    const dkim = await batchSigningKeys(
+      this.#deps,
+      rows.flatMap((r) => {
+        const c = this.#contents.get(r.send_id);
+        return c ? [{ tenantId: r.tenant_id, fromDomain: c.fromDomain }] : [];
+      }),
+    );
     const outgoing: OutgoingMessage[] = [];
     const byKey = new Map(rows.map((r) => [r.id, r]));
     const done = new Set<string>();
@@ -216,6 +249,11 @@ export class SendWorker {
         emit({ key: row.id, status: "failed", reply: "send content missing" });
         continue;
       }
+      const keyError = dkim.failed(row.tenant_id, c.fromDomain);
+      if (keyError) {
+        emit({ key: row.id, status: "deferred", reply: keyError });
+        continue;
+      }
       const person = row.person_id ? people.get(row.person_id) : undefined;
       items.push({
         key: row.id,
@@ -227,9 +265,12 @@ export class SendWorker {
         },
         // The queue id makes the Message-ID unique and lets replies and bounces find the row.
         messageId: `<${row.id}@${c.fromDomain}>`,
+        dkimKeys: dkim.idsFor(row.tenant_id, c.fromDomain),
+        tenantId: row.tenant_id,
+        kind: c.kind,
       });
     }
-    for (const r of await this.#render(items)) {
+    for (const r of await this.#render(items, dkim.keys)) {
       const row = byKey.get(r.key)!;
       if (r.error !== undefined) {
         emit({ key: r.key, status: "failed", reply: r.error });
@@ -239,7 +280,8 @@ export class SendWorker {
         key: r.key,
         tenantId: row.tenant_id,
         sendId: row.send_id,
-        from: this.#contents.get(row.send_id)!.compiled.content.from.address,
+        // MAIL FROM is the VERP address: bounces name their message (feedback/tokens.ts).
+        from: r.mailFrom ?? this.#contents.get(row.send_id)!.compiled.content.from.address,
         to: row.address,
         raw: r.raw,
         subject: r.subject,
@@ -259,41 +301,91 @@ export class SendWorker {
   }
 
   /** Renders (and signs) in the worker pool when there is one, else on this thread. */
-  async #render(items: RenderItem[]): Promise<RenderResult[]> {
+  async #render(
+    items: RenderItem[],
+    keys: Record<string, DkimKey>,
+  ): Promise<RenderResult[]> {
     if (this.#pool) {
       const contents = [...new Set(items.map((i) => i.sendId))].map((sendId) => ({
         sendId,
         content: this.#contents.get(sendId)!.compiled.content,
+        attachments: this.#contents.get(sendId)!.attachments,
       }));
-      return await this.#pool.render(contents, items, this.#dkim);
+      return await this.#pool.render(contents, items, this.#dkim, this.#tracking, keys);
     }
     return items.map((item) => {
       try {
         const c = this.#contents.get(item.sendId)!;
-        const r = renderMessage(c.compiled, item.recipient, { messageId: item.messageId });
-        return { key: item.key, raw: this.#sign ? this.#sign(r.raw) : r.raw, subject: r.subject };
+        const r = renderMessage(c.compiled, item.recipient, {
+          messageId: item.messageId,
+          tracking: this.#tracking,
+          message: messageOf(item),
+          attachments: c.attachments,
+        });
+        const sign = item.dkimKeys?.length
+          ? this.#tenantSigners.get(item.dkimKeys, keys)
+          : this.#sign;
+        const raw = sign ? sign(r.raw) : r.raw;
+        return { key: item.key, raw, subject: r.subject, mailFrom: r.mailFrom };
       } catch (e) {
         return { key: item.key, error: `render: ${String(e)}` };
       }
     });
   }
 
-  /** Send content is frozen, so it is cached for the worker's life (bounded). */
+  /** Send content is frozen, so it is cached for the worker's life (bounded), with its files. */
   async #loadContents(rows: Claimed[]) {
-    const missing = [...new Set(rows.map((r) => r.send_id))].filter((id) =>
-      !this.#contents.has(id)
-    );
-    if (!missing.length) return;
-    const found = await this.#deps.db.selectFrom("sends").select(["id", "content"])
-      .where("id", "in", missing).execute();
-    for (const s of found) {
-      const content = s.content as SendContent;
-      if (this.#contents.size > 500) this.#contents.delete(this.#contents.keys().next().value!);
-      this.#contents.set(s.id, {
-        compiled: compileContent(content),
-        fromDomain: content.from.address.slice(content.from.address.lastIndexOf("@") + 1),
-      });
+    const missing = new Map<string, string>(); // send id → tenant id
+    for (const r of rows) if (!this.#contents.has(r.send_id)) missing.set(r.send_id, r.tenant_id);
+    if (!missing.size) return;
+    const byTenant = new Map<string, string[]>();
+    for (const [sendId, tenantId] of missing) {
+      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), sendId]);
     }
+    for (const [tenantId, ids] of byTenant) {
+      const found = await this.#deps.db.selectFrom("sends").select(["id", "content", "kind"])
+        .where("tenant_id", "=", tenantId).where("id", "in", ids).execute();
+      for (const s of found) {
+        const content = s.content as SendContent;
+        const refs = content.attachments ?? [];
+        const data = await loadAttachmentData(this.#deps, tenantId, refs.map((a) => a.id));
+        if (this.#contents.size > 500) this.#contents.delete(this.#contents.keys().next().value!);
+        this.#contents.set(s.id, {
+          compiled: compileContent(content),
+          fromDomain: content.from.address.slice(content.from.address.lastIndexOf("@") + 1),
+          kind: s.kind,
+          // A file deleted after the send was frozen is left out rather than failing the send.
+          attachments: refs.flatMap((a) => {
+            const d = data.get(a.id);
+            return d
+              ? [{ filename: a.filename, contentType: a.content_type, content: d.data }]
+              : [];
+          }),
+        });
+      }
+    }
+  }
+
+  /** Mass-mail rows whose recipient unsubscribed after expansion are cancelled, not sent. */
+  async #dropUnsubscribed(rows: Claimed[]): Promise<Claimed[]> {
+    const groups = new Map<string, Claimed[]>();
+    for (const r of rows) {
+      if (this.#contents.get(r.send_id)?.kind !== "mass") continue;
+      groups.set(r.send_id, [...(groups.get(r.send_id) ?? []), r]);
+    }
+    const dropped = new Set<string>();
+    for (const [sendId, list] of groups) {
+      const tenantId = list[0]!.tenant_id;
+      const ids = await unsubscribedQueueRows(
+        this.#deps.db,
+        tenantId,
+        sendId,
+        list.map((r) => r.id),
+      );
+      await dropLeasedRows(this.#deps, this.id, tenantId, sendId, ids, "unsubscribed");
+      for (const id of ids) dropped.add(id);
+    }
+    return dropped.size ? rows.filter((r) => !dropped.has(r.id)) : rows;
   }
 
   async #loadPersons(rows: Claimed[]) {

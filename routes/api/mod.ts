@@ -13,6 +13,12 @@ import { importRoutes } from "./imports.ts";
 import { sendRoutes } from "./sends.ts";
 import { segmentRoutes } from "./segments.ts";
 import { listRoutes } from "./lists.ts";
+import { bounceRoutes } from "./bounces.ts";
+import { mailingRoutes } from "./mailings.ts";
+import { unsubscribeRoutes } from "./unsubscribes.ts";
+import { dkimKeyRoutes } from "./dkim_keys.ts";
+import { designTemplateRoutes } from "./design_templates.ts";
+import { senderRoutes } from "./senders.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -41,14 +47,20 @@ export function apiRoutes(deps: AppDeps): OpenAPIHono {
   importRoutes(api, deps);
   segmentRoutes(api, deps);
   listRoutes(api, deps);
+  bounceRoutes(api, deps);
+  unsubscribeRoutes(api, deps);
   sendRoutes(api, deps);
+  mailingRoutes(api, deps);
+  dkimKeyRoutes(api, deps);
+  designTemplateRoutes(api, deps);
+  senderRoutes(api, deps);
 
   for (const plugin of deps.registry.all()) {
     if (!plugin.routes) continue;
     const sub = newApi();
     sub.use("*", requirePlugin(plugin.name));
     plugin.routes(sub, deps);
-    api.route(`/${plugin.name}`, sub);
+    api.route(`/${plugin.apiPath ?? plugin.name}`, sub);
   }
 
   api.doc31("/openapi.json", {

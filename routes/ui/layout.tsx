@@ -25,9 +25,12 @@ export function navFor(c: Context, deps: AppDeps): NavLink[] {
   if (auth.kind !== "user") return [];
   const links: NavLink[] = [
     { href: "/", label: t(l, "nav.home") },
+    { href: "/mailings", label: t(l, "nav.mailings") },
     { href: "/people", label: t(l, "nav.people") },
     { href: "/segments", label: t(l, "nav.segments") },
     { href: "/lists", label: t(l, "nav.lists") },
+    { href: "/stats", label: t(l, "nav.stats") },
+    { href: "/design", label: t(l, "nav.design") },
   ];
   // The local mailbox only exists where mail is captured instead of sent.
   if (deps.config.delivery === "capture") {
@@ -43,6 +46,8 @@ export function navFor(c: Context, deps: AppDeps): NavLink[] {
   }
   if (auth.user.role === "admin") {
     links.push({ href: "/settings/api-keys", label: t(l, "nav.api_keys") });
+    links.push({ href: "/settings/dkim", label: t(l, "nav.dkim") });
+    links.push({ href: "/settings/senders", label: t(l, "nav.senders") });
   }
   links.push({ href: "/api/v1/docs", label: t(l, "nav.api_docs") });
   return links;

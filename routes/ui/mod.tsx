@@ -17,6 +17,11 @@ import { importPages } from "./imports.tsx";
 import { mailboxPages } from "./mailbox.tsx";
 import { listPages } from "./lists.tsx";
 import { segmentPages } from "./segments.tsx";
+import { sendStatsPages } from "./send_stats.tsx";
+import { dkimPages } from "./dkim.tsx";
+import { designPages } from "./design_templates.tsx";
+import { senderPages } from "./senders.tsx";
+import { mailingPages } from "./mailings.tsx";
 import { staticAssets } from "./static.ts";
 
 export async function uiRoutes(deps: AppDeps): Promise<Hono> {
@@ -55,7 +60,12 @@ export async function uiRoutes(deps: AppDeps): Promise<Hono> {
 
   operatorPages(ui, deps, flash);
   settingsPages(ui, deps, flash);
+  dkimPages(ui, deps, flash);
+  designPages(ui, deps, flash);
+  senderPages(ui, deps, flash);
+  mailingPages(ui, deps, flash);
   mailboxPages(ui, deps);
+  sendStatsPages(ui, deps);
   listPages(ui, deps, flash);
   segmentPages(ui, deps, flash);
   importPages(ui, deps, flash); // before peoplePages: /people/import is not a person id

@@ -25,7 +25,13 @@ import {
   updatePerson,
 } from "../../core/people/persons.ts";
 import { findDuplicates, mergePersons } from "../../core/people/merge.ts";
+import { undeliverableCsv } from "../../core/feedback/undeliverable.ts";
 import { Csrf, Page } from "./layout.tsx";
+import {
+  MailingNoteStamps,
+  personSubscriptionPages,
+  subscriptionsCard,
+} from "./person_subscriptions.tsx";
 import { errorText, field, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
 
@@ -33,6 +39,19 @@ const fullName = (p: { first_name: string; last_name: string }, l: Parameters<ty
   `${p.first_name} ${p.last_name}`.trim() || t(l, "people.unnamed");
 
 export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
+  personSubscriptionPages(app, deps, flash);
+  // Undeliverable addresses as CSV, for customers cleaning their own registers (streamed).
+  app.get("/people/undeliverable.csv", (c) => {
+    const tenant = requireTenant(c);
+    return new Response(undeliverableCsv(deps, tenant.id), {
+      headers: {
+        "content-type": "text/csv; charset=utf-8",
+        "content-disposition": `attachment; filename="undeliverable-${
+          deps.clock().toISOString().slice(0, 10)
+        }.csv"`,
+      },
+    });
+  });
   app.get("/people", async (c) => {
     const tenant = requireTenant(c);
     const l = c.get("locale");
@@ -52,6 +71,9 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
           <span class="row">
             <a class="button secondary" href="/people/duplicates">{t(l, "merge.duplicates")}</a>
             <a class="button secondary" href="/people/import">{t(l, "import.title")}</a>
+            <a class="button secondary" href="/people/undeliverable.csv" download>
+              {t(l, "people.undeliverable_csv")}
+            </a>
             <a class="button" href="/people/new">{t(l, "people.new")}</a>
           </span>
         </div>
@@ -292,10 +314,13 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
               <li>
                 <span class="muted">{formatDateTime(n.created_at, l, tz)} · {n.author ?? ""}</span>
                 <p>{noteText(n, l)}</p>
+                {n.kind === "mailing" && <MailingNoteStamps n={n} l={l} tz={tz} />}
               </li>
             ))}
           </ol>
         </div>
+
+        {p.status !== "purged" && await subscriptionsCard(c, deps, p.id)}
 
         <div class="card">
           <h2>{t(l, "people.lifecycle")}</h2>

@@ -2,7 +2,7 @@
 import type { Hono } from "hono";
 import { loadConfig } from "../../core/config.ts";
 import { CORE_MIGRATIONS, type Database, type MigrationSource } from "../../core/db/mod.ts";
-import { silentLogger } from "../../core/log.ts";
+import { createLogger, silentLogger } from "../../core/log.ts";
 import { type Plugin, PluginRegistry } from "../../core/plugin.ts";
 import { registerMessages } from "../../core/i18n/mod.ts";
 import type { AppDeps } from "../../core/deps.ts";
@@ -39,7 +39,7 @@ export async function testApp(
     config: loadConfig({ BASE_URL: "http://skicka.test", ...opts.env }),
     database,
     db: database.db,
-    log: silentLogger,
+    log: Deno.env.get("TEST_LOG") ? createLogger("debug", {}) : silentLogger,
     clock: () => new Date(Date.now() + offset),
     secret: "test-secret-test-secret-test-secret-0123",
     registry,
