@@ -7,6 +7,7 @@ import { jsonError } from "../core/http/errors.ts";
 import { apiRoutes } from "./api/mod.ts";
 import { unsubscribeRoutes } from "./public/unsubscribe.tsx";
 import { trackingRoutes } from "./public/tracking.ts";
+import { viewRoutes } from "./public/view.ts";
 import { errorPage, uiRoutes } from "./ui/mod.tsx";
 import { AppError } from "../core/errors.ts";
 
@@ -25,6 +26,7 @@ export async function buildApp(deps: AppDeps): Promise<Hono> {
   app.route("/api/v1", apiRoutes(deps));
   unsubscribeRoutes(app, deps); // public, before the UI: no session, no CSRF
   app.route("/", trackingRoutes(deps)); // public: open pixel and click redirects
+  app.route("/", viewRoutes(deps)); // public: a message as a web page (view in browser)
   app.route("/", await uiRoutes(deps));
   // Unmatched paths reach the top app: JSON for API clients, a page (with the menu) for people.
   app.notFound((c) =>

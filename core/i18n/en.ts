@@ -590,6 +590,7 @@ export const en = {
     "This link is not valid. Check that it was copied whole from the email it came in.",
   "common.back": "Back",
   // Statistics (routes/ui/send_stats.tsx): every number with the help text that explains it
+  "view.not_found": "This link is not valid, or the message is no longer kept.",
   "stats.title": "Statistics",
   "nav.stats": "Statistics",
   "stats.period_title": "Statistics over a period",

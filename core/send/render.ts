@@ -157,6 +157,29 @@ export function isTracked(kind: SendKind, content: SendContent): boolean {
   return kind !== "transactional" || content.tracking === true;
 }
 
+/**
+ * The HTML of one recipient's message as a web page ("view in browser"): merged like the mail,
+ * links tracked as in the mail, no open pixel (reading the page is not an open of the mail).
+ */
+export function renderPageHtml(
+  c: CompiledContent,
+  r: Recipient,
+  tracking: TrackingSettings,
+  message: MessageMeta,
+): string | null {
+  if (!c.html) return null;
+  const ctx = mergeContext(r);
+  const signer = signerFor(tracking.secret);
+  const ref = { tenantId: message.tenantId, queueId: message.queueId };
+  ctx.unsubscribe_url = `${tracking.baseUrl}/u/${signer.message("unsubscribe", ref)}`;
+  ctx.view_in_browser_url = `${tracking.baseUrl}/v/${signer.message("view", ref)}`;
+  ctx[LINKS_VAR] = isTracked(message.kind, c.content)
+    ? trackedUrls(signer, tracking.baseUrl, ref, c.links.length).links
+    : c.rawLinks;
+  ctx[PIXEL_VAR] = "";
+  return c.html(ctx);
+}
+
 /** Renders one recipient's message. Headers come from the send plus per-message extras. */
 export function renderMessage(
   c: CompiledContent,
