@@ -72,6 +72,8 @@ export class TokenSigner {
     if (typeof token !== "string" || !/^[A-Za-z0-9_-]+$/.test(token)) return null;
     const raw = Buffer.from(token, "base64url");
     if (raw.length !== payloadBytes + TAG_BYTES[purpose]) return null;
+    // One spelling per token: another last character that decodes to the same bytes is refused.
+    if (raw.toString("base64url") !== token) return null;
     const payload = raw.subarray(0, payloadBytes);
     const tag = raw.subarray(payloadBytes);
     return timingSafeEqual(tag, this.#tag(purpose, payload)) ? payload : null;
