@@ -148,3 +148,18 @@ Deno.test("an unsubscribe after the worker claimed the row still stops the messa
   assert.equal(send.status, "done");
   assert.deepEqual(send.excluded, { unsubscribed: 1 });
 });
+
+Deno.test("preview: a draft without sender, subject or recipients yet can be previewed", async () => {
+  const eve = await createPerson(t.deps, tid, {
+    first_name: "Eve",
+    addresses: [{ address: "eve@uni.example" }],
+  }, "test");
+  const m = (await api("POST", "/mailings", { body_html: "<p>Hej {{firstname}}</p>" })).body;
+  const p = await api("POST", `/mailings/${m.id}/preview`, { person_id: eve.id });
+  assert.equal(p.status, 200, JSON.stringify(p.body));
+  assert.match(p.body.html, /Hej Eve/);
+  // Sending it is still refused, by field.
+  const send = await api("POST", `/mailings/${m.id}/send`, {});
+  assert.equal(send.body.error?.code, "validation", JSON.stringify(send.body));
+  assert.ok(send.status >= 400 && send.status < 500);
+});

@@ -66,8 +66,12 @@ export async function freezeContent(
   deps: AppDeps,
   tenantId: string,
   m: Mailing,
+  opts: { preview?: boolean } = {},
 ): Promise<{ content: SendContent; designVersionId: string | null }> {
-  const from = await requireSendable(deps, tenantId, m);
+  // A preview shows a draft as it stands: no sender, subject or recipients needed yet.
+  const from = opts.preview
+    ? { name: m.from_name ?? "", address: m.from_address ?? "" }
+    : await requireSendable(deps, tenantId, m);
   const body = sanitizeHtmlBody(m.body_html);
   findMergeFields([
     { path: "subject", source: m.subject },
@@ -148,7 +152,7 @@ export async function previewMailing(
   as: PreviewAs,
 ): Promise<Preview> {
   const m = await getMailing(deps, tenantId, mailingId);
-  const { content } = await freezeContent(deps, tenantId, m);
+  const { content } = await freezeContent(deps, tenantId, m, { preview: true });
   return renderFor(content, await recipientFor(deps, tenantId, as));
 }
 
