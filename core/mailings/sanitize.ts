@@ -129,9 +129,20 @@ const OPTIONS: sanitizeHtml.IOptions = {
       (/^data:/i.test(frame.attribs.src) && !DATA_IMAGE.test(frame.attribs.src))),
 };
 
-/** Merge tags kept verbatim through sanitising: {{name}} and {{name default="…"}}, or blocks. */
+/**
+ * Merge tags kept verbatim through sanitising: {{name}} and {{name default="…"}}, or blocks. A
+ * default holds no quotes, `=`, `:` or markup: a tag restored inside an attribute value must not
+ * be able to close the attribute, add one, or carry a `javascript:` URL past the scheme check.
+ */
 const MERGE_TAG =
-  /\{\{\s*(?:[#/]?(?:if|unless)\b[^{}<>"]*|else|[A-Za-z_][\w.]*(?:\s+default=(?:"[^"{}<>]*"|'[^'{}<>]*'))?)\s*\}\}/g;
+  /\{\{\s*(?:[#/]?(?:if|unless)\b[^{}<>"'=]*|else|[A-Za-z_][\w.]*(?:\s+default=(?:"[^"'{}<>:=&`\\]*"|'[^"'{}<>:=&`\\]*'))?)\s*\}\}/g;
+
+/**
+ * A link or image whose URL starts with a merge tag takes its scheme from recipient data, which
+ * the scheme allowlist never saw; only Skicka's own system links may do that.
+ */
+const MERGED_URL =
+  /\s(?:href|src)="\s*\{\{(?!\s*(?:unsubscribe_url|view_in_browser_url)\s*\}\})[^"]*"/g;
 
 /**
  * Cleans a mailing body: only allowlisted tags, attributes and style properties survive; no
@@ -147,5 +158,6 @@ export function sanitizeHtmlBody(html: string): string {
       return `\u2060MERGE${kept.length - 1}\u2060`;
     });
   const clean = sanitizeHtml(marked, OPTIONS);
-  return clean.replace(/\u2060MERGE(\d+)\u2060/g, (whole, i: string) => kept[Number(i)] ?? whole);
+  return clean.replace(/\u2060MERGE(\d+)\u2060/g, (whole, i: string) => kept[Number(i)] ?? whole)
+    .replace(MERGED_URL, "");
 }

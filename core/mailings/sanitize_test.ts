@@ -37,6 +37,10 @@ const XSS_CORPUS = [
   "<!--<img src=x onerror=alert(1)>-->",
   '<p title="</p><script>alert(1)</script>">x</p>',
   "{{{payload}}}",
+  // Merge tags restored after sanitising must not reopen what the sanitiser closed.
+  `<p title="{{x default='" onmouseover="alert(1)'}}">x</p>`,
+  `<a href="{{x default='javascript:alert(1)'}}">x</a>`,
+  `<a href='{{x default=" onmouseover=alert(1) "}}'>x</a>`,
 ];
 
 const DANGER =
@@ -47,6 +51,13 @@ Deno.test("sanitizeHtmlBody() leaves nothing executable from the XSS corpus", ()
     const out = sanitizeHtmlBody(input);
     assert.doesNotMatch(out, DANGER, `${input}\n→ ${out}`);
   }
+});
+
+Deno.test("sanitizeHtmlBody() drops links and images whose URL is recipient data", () => {
+  const out = sanitizeHtmlBody(
+    '<a href="{{website}}">site</a><img src="{{ photo }}"><a href="https://u.example/?id={{id}}">ok</a>',
+  );
+  assert.equal(out, '<a>site</a><img /><a href="https://u.example/?id={{id}}">ok</a>');
 });
 
 Deno.test("sanitizeHtmlBody() keeps ordinary formatting, links, images and merge tags", () => {
