@@ -79,11 +79,18 @@ export class PluginRegistry {
 
   /** Validates the set at boot: a bad plugin stops start-up, never a request. */
   constructor(plugins: Plugin[]) {
+    const paths = new Map<string, string>();
     for (const p of plugins) {
       if (!NAME.test(p.name)) {
         throw new PluginError(`Plugin name "${p.name}" must match ${NAME} (snake_case)`);
       }
       if (this.#plugins.has(p.name)) throw new PluginError(`Two plugins are named "${p.name}"`);
+      const path = p.apiPath ?? p.name;
+      const other = paths.get(path);
+      if (other) {
+        throw new PluginError(`Plugins "${other}" and "${p.name}" both answer at /api/v1/${path}`);
+      }
+      paths.set(path, p.name);
       if (p.apiPath !== undefined && !API_PATH.test(p.apiPath)) {
         throw new PluginError(
           `Plugin "${p.name}" has apiPath "${p.apiPath}"; it must match ${API_PATH}`,

@@ -38,6 +38,9 @@ create index unsubscribes_address_active on unsubscribes (tenant_id, address)
 -- A person's history on the staff page.
 create index unsubscribes_person on unsubscribes (tenant_id, person_id, id desc)
   where person_id is not null;
+-- Statistics: unsubscribes per send and per message (the recipient list's status filter).
+create index unsubscribes_send on unsubscribes (tenant_id, send_id) where send_id is not null;
+create index unsubscribes_queue on unsubscribes (tenant_id, queue_id) where queue_id is not null;
 
 -- Cancelling the rest of a running mailing for one recipient: only rows not yet sent, so these
 -- stay small however large the queue grows.

@@ -300,12 +300,20 @@ Deno.test("another tenant's mailing is not found, for every page and action", as
   const b = await signedIn();
   const url = await newDraft(b);
   const intruder = await signedIn(other.email);
-  await intruder.get("/mailings");
   assert.doesNotMatch(await (await intruder.get("/mailings")).text(), new RegExp(url));
   for (const path of [url, `${url}/review`, `${url}/preview`, `${url}/progress.json`]) {
     assert.equal((await intruder.get(path)).status, 404, path);
   }
-  for (const path of [url, `${url}/autosave`, `${url}/copy`, `${url}/send`, `${url}/delete`]) {
+  for (
+    const path of [
+      url,
+      `${url}/autosave`,
+      `${url}/copy`,
+      `${url}/send`,
+      `${url}/delete`,
+      `${url}/cancel`,
+    ]
+  ) {
     assert.equal((await intruder.post(path, composeForm(1, { confirm: "yes" }))).status, 404, path);
   }
   assert.equal((await stored(url.split("/").pop()!)).subject, "");

@@ -1,6 +1,7 @@
 // Unsubscribes: from one subscription type or from all mass mail, by person or raw address,
 // honoured at once (the rest of a running mailing is cancelled in the same transaction, and
 // expansion leaves them out); staff may re-subscribe with a note, recipients never can.
+import { countCancelled } from "../send/queue.ts";
 import { type Expression, type Kysely, sql, type SqlBool, type Transaction } from "kysely";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
@@ -165,21 +166,19 @@ async function cancelPending(
     o.personId ? sql`q.person_id = ${o.personId}` : null,
     o.address ? sql`q.person_id is null and lower(q.address) = ${o.address}` : null,
   ].filter((x) => x !== null);
-  const sends = new Set<string>();
+  const cancelled = new Map<string, number>();
   for (const w of who) {
     const r = await sql<{ send_id: string }>`
-      update send_queue q set status = 'cancelled'
+      update send_queue q set status = 'cancelled', last_reply = 'unsubscribed'
       from sends s
       where q.tenant_id = ${tenantId} and q.status in ('queued', 'held') and ${w}
         and s.tenant_id = ${tenantId} and s.id = q.send_id and s.kind = 'mass' ${ofType}
       returning q.send_id`.execute(trx);
-    for (const row of r.rows) sends.add(row.send_id);
+    for (const row of r.rows) cancelled.set(row.send_id, (cancelled.get(row.send_id) ?? 0) + 1);
   }
-  if (!sends.size) return;
-  await sql`update sends s set status = 'done', finished_at = ${o.now}, updated_at = ${o.now}
-    where s.tenant_id = ${tenantId} and s.id in (${sql.join([...sends])}) and s.status = 'sending'
-      and not exists (select 1 from send_queue q where q.tenant_id = ${tenantId}
-        and q.send_id = s.id and q.status in ('queued', 'leased', 'held'))`.execute(trx);
+  for (const [sendId, n] of cancelled) {
+    await countCancelled(trx, tenantId, sendId, n, "unsubscribed", o.now);
+  }
 }
 
 /** The subscription type of a send's mailing (null: none, or no mailing). */

@@ -14,6 +14,7 @@ import { audit } from "../tenants/audit.ts";
 import { normalizeAddress } from "../people/address.ts";
 import { audiencePredicate } from "../people/segments.ts";
 import { nextAttempt } from "./retry_schedule.ts";
+import { groupBy } from "../collections.ts";
 import { unsubscribedAddresses, unsubscribedPredicate } from "../feedback/unsubscribe.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock">;
@@ -365,16 +366,36 @@ export async function extendLeases(
   leaseMs: number,
 ): Promise<number> {
   const until = new Date(deps.clock().getTime() + leaseMs);
-  const byTenant = new Map<string, string[]>();
-  for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), r.id]);
   let n = 0;
-  for (const [tenantId, ids] of byTenant) {
+  for (const [tenantId, list] of groupBy(rows, (r) => r.tenant_id)) {
+    const ids = list.map((r) => r.id);
     const r = await sql`update send_queue set lease_until = ${until}
       where tenant_id = ${tenantId} and id = any(${ids}::uuid[]) and status = 'leased'
         and leased_by = ${workerId}`.execute(deps.db);
     n += Number(r.numAffectedRows ?? 0);
   }
   return n;
+}
+
+/**
+ * Queue rows cancelled after expansion because their recipient became excluded (unsubscribed):
+ * they move from the send's recipients to its exclusions, so the two never count one person
+ * twice, and a send with nothing left is finished.
+ */
+export async function countCancelled(
+  db: Db,
+  tenantId: string,
+  sendId: string,
+  n: number,
+  reason: ExclusionReason,
+  now: Date,
+): Promise<void> {
+  if (!n) return;
+  await sql`update sends set total = greatest(total - ${n}::int, 0),
+      excluded = jsonb_set(excluded, ${`{${reason}}`}::text[],
+        to_jsonb(coalesce((excluded ->> ${reason})::int, 0) + ${n}::int)), updated_at = ${now}
+    where tenant_id = ${tenantId} and id = ${sendId}`.execute(db);
+  await finishIfDone(db, tenantId, sendId, now);
 }
 
 /**
@@ -396,12 +417,7 @@ export async function dropLeasedRows(
         lease_until = null
       where tenant_id = ${tenantId} and id = any(${ids}::uuid[]) and status = 'leased'
         and leased_by = ${workerId}`.execute(trx);
-    const n = Number(r.numAffectedRows ?? 0);
-    if (!n) return;
-    await sql`update sends set excluded = jsonb_set(excluded, ${`{${reason}}`}::text[],
-        to_jsonb(coalesce((excluded ->> ${reason})::int, 0) + ${n}::int)), updated_at = ${now}
-      where tenant_id = ${tenantId} and id = ${sendId}`.execute(trx);
-    await finishIfDone(trx, tenantId, sendId, now);
+    await countCancelled(trx, tenantId, sendId, Number(r.numAffectedRows ?? 0), reason, now);
   });
 }
 
@@ -427,12 +443,7 @@ export interface Outcome {
 export async function recordOutcomes(deps: Deps, outcomes: Outcome[]): Promise<void> {
   if (!outcomes.length) return;
   const now = deps.clock();
-  const byTenant = new Map<string, Outcome[]>();
-  for (const o of outcomes) {
-    const list = byTenant.get(o.tenant_id) ?? [];
-    list.push(o);
-    byTenant.set(o.tenant_id, list);
-  }
+  const byTenant = groupBy(outcomes, (o) => o.tenant_id);
   const counts = new Map<
     string,
     { tenant: string; sent: number; failed: number; deferred: number }

@@ -91,6 +91,12 @@ export class RateLimiter {
     return Math.ceil(((n - bucket.tokens) / bucket.limit.ratePerSecond) * 1000);
   }
 
+  /** Puts back tokens taken for work that did not go after all (never above the burst). */
+  give(key: string, n = 1): void {
+    const bucket = this.#refill(key);
+    bucket.tokens = Math.min(bucket.limit.burst, bucket.tokens + n);
+  }
+
   /** Changes a key's limit, e.g. to slow down after a 421 from that domain. */
   setLimit(key: string, limit: BucketLimit): void {
     this.#limits.set(key, checkLimit(limit));

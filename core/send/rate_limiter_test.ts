@@ -150,3 +150,16 @@ Deno.test("parseLimit and parseDomainLimits read the configuration's rate syntax
   assert.throws(() => parseDomainLimits("gmail.com"), /domain=rate/);
   assert.throws(() => parseDomainLimits("gmail.com=x"), /not a rate/);
 });
+
+Deno.test("RateLimiter.give() puts a token back, never above the burst", () => {
+  let now = 0;
+  const rl = new RateLimiter({ defaultLimit: { ratePerSecond: 1, burst: 2 }, now: () => now });
+  assert.equal(rl.take("a"), 0);
+  assert.equal(rl.take("a"), 0);
+  assert.ok(rl.take("a") > 0, "empty");
+  rl.give("a");
+  assert.equal(rl.take("a"), 0, "the given-back token");
+  rl.give("a", 5);
+  assert.equal(rl.take("a", 2), 0);
+  assert.ok(rl.take("a") > 0, "capped at the burst");
+});

@@ -77,7 +77,11 @@ abstract class SmtpDelivery implements Transport {
       if (wait === 0) domainOk = true;
       const need = wait || (this.#global ? this.#global.take("*") : 0);
       if (need === 0) return 0;
-      if (waited + need > this.#maxWait) return need;
+      if (waited + need > this.#maxWait) {
+        // Going back to the queue: the domain's token was not used.
+        if (domainOk) this.#limiter.give(domain);
+        return need;
+      }
       await new Promise((r) => setTimeout(r, need));
       waited += need;
     }

@@ -65,3 +65,26 @@ Deno.test("the global rate caps all domains together", async () => {
     await server.close();
   }
 });
+
+Deno.test("a message the global rate holds back does not use up its domain's token", async () => {
+  const server = await startSmtpServer({ disabledCommands: ["STARTTLS"] });
+  let now = 0;
+  const relay = new RelayTransport(`smtp://127.0.0.1:${server.port}`, {
+    domainLimit: { ratePerSecond: 0.001, burst: 2 },
+    globalLimit: { ratePerSecond: 1, burst: 1 },
+    maxWaitMs: 0,
+    concurrency: 1,
+    now: () => now,
+    pool: { tls: "off" },
+  });
+  try {
+    const first = await relay.deliver(batch(["strict.example", "strict.example"]));
+    assert.deepEqual(first.map((r) => r.status), ["sent", "throttled"]);
+    now += 10_000; // the global bucket refills; the domain's (0.001/s) does not
+    const second = await relay.deliver(batch(["strict.example"]));
+    assert.deepEqual(second.map((r) => r.status), ["sent"], "the domain token was given back");
+  } finally {
+    await relay.close();
+    await server.close();
+  }
+});

@@ -13,6 +13,7 @@ import {
   testSendMailing,
 } from "../../core/mailings/send.ts";
 import { countRecipients, mergeFieldReport } from "../../core/mailings/recipients.ts";
+import { AppError } from "../../core/errors.ts";
 import { Csrf, Page } from "./layout.tsx";
 import { errorText, field, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
@@ -286,6 +287,8 @@ export function sendPages(app: Hono, deps: AppDeps, flash: FlashStore) {
       await cancelMailing(deps, tenant.id, id, actorOf(c));
       await flash.set(c, { kind: "ok", text: t(c.get("locale"), "mailui.cancelled") });
     } catch (err) {
+      // Unknown or another tenant's mailing: a 404 like every other action, not a flash.
+      if (err instanceof AppError && err.code === "not_found") throw err;
       await flash.set(c, { kind: "error", text: errorText(c, err) });
     }
     return c.redirect(`/mailings/${id}`, 303);
