@@ -1,6 +1,7 @@
 // Bounce and complaint recording: rows in `bounces`, the tenant's policy applied to the address
 // (one hard bounce, or N soft ones within a window, makes it undeliverable; policy blocks never
 // do), per-send counters and contact-note stamps, all in one transaction per batch.
+import { groupBy } from "../collections.ts";
 import { type Kysely, sql, type Transaction } from "kysely";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
@@ -92,12 +93,7 @@ interface Inserted {
 export async function recordBounces(deps: Deps, bounces: BounceInput[]): Promise<RecordResult> {
   const result: RecordResult = { recorded: 0, undeliverable: [] };
   if (!bounces.length) return result;
-  const byTenant = new Map<string, BounceInput[]>();
-  for (const b of bounces) {
-    const list = byTenant.get(b.tenantId) ?? [];
-    list.push(b);
-    byTenant.set(b.tenantId, list);
-  }
+  const byTenant = groupBy(bounces, (b) => b.tenantId);
   const now = deps.clock();
   await deps.db.transaction().execute(async (trx) => {
     for (const [tenantId, list] of byTenant) {

@@ -7,18 +7,11 @@ import type { Outcome } from "../send/queue.ts";
 import type { DeliveryOutcome, TenantPlan } from "../plugin.ts";
 import { handleSyncFailures } from "./bounces.ts";
 import { applyNoteEvents } from "./notes.ts";
+import { groupBy } from "../collections.ts";
 
 export type OutcomeListener = (outcomes: Outcome[]) => Promise<void>;
 
-function byTenant(outcomes: Outcome[]): Map<string, Outcome[]> {
-  const out = new Map<string, Outcome[]>();
-  for (const o of outcomes) {
-    const list = out.get(o.tenant_id) ?? [];
-    list.push(o);
-    out.set(o.tenant_id, list);
-  }
-  return out;
-}
+const byTenant = (outcomes: Outcome[]) => groupBy(outcomes, (o) => o.tenant_id);
 
 /** The listeners every send worker runs. */
 export function outcomeListeners(deps: AppDeps): OutcomeListener[] {

@@ -1,5 +1,6 @@
 // The tenant's undeliverable addresses, for customers cleaning their own registers: a cursor-paged
 // list and a CSV stream that walks the table in keyset batches (never the whole list in memory).
+import { csvCell } from "../http/csv.ts";
 import type { AppDeps } from "../deps.ts";
 import { type Page, pageQuery, type PageRequest } from "../http/pagination.ts";
 
@@ -31,12 +32,6 @@ export async function listUndeliverable(
   page: PageRequest,
 ): Promise<Page<UndeliverableRow>> {
   return await pageQuery(query(deps, tenantId), page);
-}
-
-/** A cell as spreadsheet programs read it safely: quoted when needed, formulas defused. */
-export function csvCell(value: string): string {
-  const v = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n;]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
 }
 
 export const CSV_HEADER = ["address", "person_id", "reason", "since"];

@@ -105,6 +105,18 @@ export function formatNumber(n: number, locale: Locale): string {
   return f.format(n);
 }
 
+const percentFormats = new Map<Locale, Intl.NumberFormat>();
+
+/** 0.125 → "12.5 %" (as the locale writes it), at most one decimal. */
+export function formatPercent(fraction: number, locale: Locale): string {
+  let f = percentFormats.get(locale);
+  if (!f) {
+    f = new Intl.NumberFormat(intlLocale(locale), { style: "percent", maximumFractionDigits: 1 });
+    percentFormats.set(locale, f);
+  }
+  return f.format(fraction);
+}
+
 function intlLocale(locale: Locale): string {
   return { en: "en-GB", sv: "sv-SE", fi: "fi-FI", da: "da-DK" }[locale];
 }

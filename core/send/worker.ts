@@ -25,6 +25,7 @@ import type { SendKind } from "../db/schema.ts";
 import type { DkimKey, RenderItem, RenderPool, RenderResult } from "./render_pool.ts";
 import type { DeliveryResult, OutgoingMessage, Transport } from "./transport.ts";
 import { OutcomeRecorder } from "./outcome_recorder.ts";
+import { groupBy } from "../collections.ts";
 import type { Attachment } from "./mime.ts";
 import { loadAttachmentData } from "../mailings/attachments.ts";
 import { unsubscribedQueueRows } from "../feedback/unsubscribe.ts";
@@ -335,14 +336,10 @@ export class SendWorker {
 
   /** Send content is frozen, so it is cached for the worker's life (bounded), with its files. */
   async #loadContents(rows: Claimed[]) {
-    const missing = new Map<string, string>(); // send id → tenant id
-    for (const r of rows) if (!this.#contents.has(r.send_id)) missing.set(r.send_id, r.tenant_id);
-    if (!missing.size) return;
-    const byTenant = new Map<string, string[]>();
-    for (const [sendId, tenantId] of missing) {
-      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), sendId]);
-    }
-    for (const [tenantId, ids] of byTenant) {
+    const missing = rows.filter((r) => !this.#contents.has(r.send_id));
+    if (!missing.length) return;
+    for (const [tenantId, list] of groupBy(missing, (r) => r.tenant_id)) {
+      const ids = [...new Set(list.map((r) => r.send_id))];
       const found = await this.#deps.db.selectFrom("sends").select(["id", "content", "kind"])
         .where("tenant_id", "=", tenantId).where("id", "in", ids).execute();
       for (const s of found) {
@@ -368,13 +365,9 @@ export class SendWorker {
 
   /** Mass-mail rows whose recipient unsubscribed after expansion are cancelled, not sent. */
   async #dropUnsubscribed(rows: Claimed[]): Promise<Claimed[]> {
-    const groups = new Map<string, Claimed[]>();
-    for (const r of rows) {
-      if (this.#contents.get(r.send_id)?.kind !== "mass") continue;
-      groups.set(r.send_id, [...(groups.get(r.send_id) ?? []), r]);
-    }
+    const mass = rows.filter((r) => this.#contents.get(r.send_id)?.kind === "mass");
     const dropped = new Set<string>();
-    for (const [sendId, list] of groups) {
+    for (const [sendId, list] of groupBy(mass, (r) => r.send_id)) {
       const tenantId = list[0]!.tenant_id;
       const ids = await unsubscribedQueueRows(
         this.#deps.db,
@@ -390,14 +383,9 @@ export class SendWorker {
 
   async #loadPersons(rows: Claimed[]) {
     const out = new Map<string, Omit<Recipient, "address">>();
-    const byTenant = new Map<string, string[]>();
-    for (const r of rows) {
-      if (!r.person_id) continue;
-      const list = byTenant.get(r.tenant_id) ?? [];
-      list.push(r.person_id);
-      byTenant.set(r.tenant_id, list);
-    }
-    for (const [tenantId, ids] of byTenant) {
+    const withPerson = rows.filter((r) => r.person_id);
+    for (const [tenantId, list] of groupBy(withPerson, (r) => r.tenant_id)) {
+      const ids = list.map((r) => r.person_id!);
       const found = await this.#deps.db.selectFrom("persons")
         .select(["id", "first_name", "last_name", "organisation", "title", "language", "custom"])
         .where("tenant_id", "=", tenantId).where("id", "in", ids).execute();

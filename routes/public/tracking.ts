@@ -4,8 +4,10 @@
 import { type Context, Hono } from "hono";
 import { sql } from "kysely";
 import type { AppDeps } from "../../core/deps.ts";
+import { notFound } from "./not_found.ts";
 import { TokenSigner } from "../../core/feedback/tokens.ts";
-import { prepareTracking, SAFE_URL } from "../../core/feedback/tracking.ts";
+import { SAFE_URL } from "../../core/feedback/tracking.ts";
+import { compileContent } from "../../core/send/render.ts";
 import { RecentActivity, trackingRecorder } from "../../core/feedback/events.ts";
 import {
   classifyClick,
@@ -14,7 +16,6 @@ import {
   truncateIp,
 } from "../../core/feedback/machine.ts";
 import type { SendContent } from "../../core/send/queue.ts";
-import { t } from "../../core/i18n/mod.ts";
 
 /** A 1×1 transparent GIF (43 bytes). */
 export const PIXEL_GIF = Uint8Array.from(
@@ -72,7 +73,7 @@ export function trackingRoutes(deps: AppDeps): Hono {
 
   app.get("/t/c/:token", async function clickRedirect(c) {
     const ref = signer.verifyClick(c.req.param("token"));
-    if (!ref) return notFound(c, deps);
+    if (!ref) return notFound(c, deps, "tracking.link_not_found");
     const row = await deps.db.selectFrom("send_queue as q")
       .select([
         "q.send_id",
@@ -82,10 +83,12 @@ export function trackingRoutes(deps: AppDeps): Hono {
       ])
       .where("q.tenant_id", "=", ref.tenantId).where("q.id", "=", ref.queueId)
       .executeTakeFirst();
-    if (!row) return notFound(c, deps);
+    if (!row) return notFound(c, deps, "tracking.link_not_found");
     const links = await mailingLinks(ref.tenantId, row.send_id);
     const url = links?.[ref.link];
-    if (url === undefined || !SAFE_URL.test(url)) return notFound(c, deps);
+    if (url === undefined || !SAFE_URL.test(url)) {
+      return notFound(c, deps, "tracking.link_not_found");
+    }
 
     const at = deps.clock();
     const seen = recent.get(ref.queueId);
@@ -127,8 +130,8 @@ export function trackingRoutes(deps: AppDeps): Hono {
     const send = await deps.db.selectFrom("sends").select("content")
       .where("tenant_id", "=", tenantId).where("id", "=", sendId).executeTakeFirst();
     if (!send) return null;
-    const html = (send.content as SendContent).html;
-    const links = html === undefined ? [] : prepareTracking(html).links;
+    // The same derivation the render stage used, so positions always agree.
+    const links = compileContent(send.content as SendContent).links;
     if (linksOf.size >= 500) linksOf.delete(linksOf.keys().next().value!);
     linksOf.set(key, links);
     return links;
@@ -141,20 +144,4 @@ export function trackingRoutes(deps: AppDeps): Hono {
 function ipOf(c: Context): string | null {
   const info = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;
   return info?.hostname ?? null;
-}
-
-function notFound(c: Context, deps: AppDeps) {
-  const l = c.get("locale") ?? deps.config.defaultLocale;
-  const title = esc(t(l, "page.not_found"));
-  return c.html(
-    `<!doctype html><html lang="${l}"><head><meta charset="utf-8"><title>${title}</title>` +
-      `<meta name="viewport" content="width=device-width"></head><body><h1>${title}</h1>` +
-      `<p>${esc(t(l, "tracking.link_not_found"))}</p></body></html>`,
-    404,
-    { "cache-control": "no-store" },
-  );
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

@@ -2,8 +2,9 @@
 // recipient's copy as a web page, merged as it was sent. No session; a bad token gets a plain
 // 404. The page may hold personal data, so it is never cached, indexed or given a Referer, and it
 // runs no script (CSP).
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import type { AppDeps } from "../../core/deps.ts";
+import { notFound } from "./not_found.ts";
 import { TokenSigner } from "../../core/feedback/tokens.ts";
 import {
   compileContent,
@@ -12,7 +13,6 @@ import {
   trackingSettings,
 } from "../../core/send/render.ts";
 import type { SendContent } from "../../core/send/queue.ts";
-import { t } from "../../core/i18n/mod.ts";
 
 const PAGE_HEADERS = {
   "cache-control": "private, no-store",
@@ -32,7 +32,7 @@ export function viewRoutes(deps: AppDeps): Hono {
 
   app.get("/v/:token", async (c) => {
     const ref = signer.verifyMessage("view", c.req.param("token"));
-    if (!ref) return notFound(c, deps);
+    if (!ref) return notFound(c, deps, "view.not_found");
     const row = await deps.db.selectFrom("send_queue as q")
       .innerJoin(
         "sends as s",
@@ -57,7 +57,7 @@ export function viewRoutes(deps: AppDeps): Hono {
       ])
       .where("q.tenant_id", "=", ref.tenantId).where("q.id", "=", ref.queueId)
       .executeTakeFirst();
-    if (!row) return notFound(c, deps);
+    if (!row) return notFound(c, deps, "view.not_found");
     const recipient: Recipient = {
       address: row.address,
       first_name: row.first_name ?? undefined,
@@ -74,25 +74,9 @@ export function viewRoutes(deps: AppDeps): Hono {
       sendId: row.send_id,
       kind: row.kind,
     });
-    if (html === null) return notFound(c, deps);
+    if (html === null) return notFound(c, deps, "view.not_found");
     return c.html(html, 200, PAGE_HEADERS);
   });
 
   return app;
-}
-
-function notFound(c: Context, deps: AppDeps) {
-  const l = c.get("locale") ?? deps.config.defaultLocale;
-  const title = esc(t(l, "page.not_found"));
-  return c.html(
-    `<!doctype html><html lang="${l}"><head><meta charset="utf-8"><title>${title}</title>` +
-      `<meta name="viewport" content="width=device-width"></head><body><h1>${title}</h1>` +
-      `<p>${esc(t(l, "view.not_found"))}</p></body></html>`,
-    404,
-    { "cache-control": "no-store", "x-robots-tag": "noindex" },
-  );
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }

@@ -5,7 +5,14 @@ import type { Hono } from "hono";
 import { stream } from "hono/streaming";
 import { z } from "zod";
 import type { AppDeps } from "../../core/deps.ts";
-import { formatDateTime, formatNumber, type Locale, t } from "../../core/i18n/mod.ts";
+import {
+  formatDateTime,
+  formatNumber,
+  formatPercent,
+  type Locale,
+  t,
+} from "../../core/i18n/mod.ts";
+import { getSend } from "../../core/send/queue.ts";
 import { requireTenant } from "../../core/http/context.ts";
 import { AppError } from "../../core/errors.ts";
 import {
@@ -18,6 +25,7 @@ import {
   type TimelinePoint,
 } from "../../core/feedback/stats.ts";
 import { Page } from "./layout.tsx";
+import { csvCell } from "../../core/http/csv.ts";
 
 const PAGE = 50;
 const RecipientQuery = z.object({
@@ -25,13 +33,7 @@ const RecipientQuery = z.object({
   after: z.uuid().optional(),
 });
 
-function percent(n: number | null, l: Locale): string {
-  if (n === null) return "–";
-  return new Intl.NumberFormat({ en: "en-GB", sv: "sv-SE", fi: "fi-FI", da: "da-DK" }[l], {
-    style: "percent",
-    maximumFractionDigits: 1,
-  }).format(n);
-}
+const percent = (n: number | null, l: Locale) => n === null ? "–" : formatPercent(n, l);
 
 /** Opens and clicks over time: human lines solid, machine lines dashed. */
 export function TimelineChart(
@@ -76,24 +78,27 @@ export function TimelineChart(
   );
 }
 
-function Stat(
-  { l, label, value, help, rate }: {
+/** Numbers with their rate (of delivered, unless said) and the help text that explains them. */
+function Stats(
+  { l, testid, items }: {
     l: Locale;
-    label: string;
-    value: number;
-    help: string;
-    rate?: number | null;
+    testid: string;
+    items: [label: string, value: number, rate?: number | null][];
   },
 ) {
   return (
-    <div class="stat" data-stat={label}>
-      <dt>{t(l, `stats.${label}`)}</dt>
-      <dd>
-        <strong>{formatNumber(value, l)}</strong>
-        {rate !== undefined && <span class="muted">{percent(rate, l)}</span>}
-      </dd>
-      <dd class="help">{t(l, help)}</dd>
-    </div>
+    <dl class="stats" data-testid={testid}>
+      {items.map(([label, value, rate]) => (
+        <div class="stat" data-stat={label}>
+          <dt>{t(l, `stats.${label}`)}</dt>
+          <dd>
+            <strong>{formatNumber(value, l)}</strong>
+            {rate !== undefined && <span class="muted">{percent(rate, l)}</span>}
+          </dd>
+          <dd class="help">{t(l, `stats.help.${label}`)}</dd>
+        </div>
+      ))}
+    </dl>
   );
 }
 
@@ -125,73 +130,26 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
           {s.startedAt && <>· {formatDateTime(s.startedAt, l, tz)}</>}
         </p>
         <div class="card">
-          <dl class="stats" data-testid="numbers">
-            <Stat l={l} label="recipients" value={s.recipients} help="stats.help.recipients" />
-            <Stat l={l} label="excluded" value={s.excludedTotal} help="stats.help.excluded" />
-            <Stat l={l} label="sent" value={s.sent} help="stats.help.sent" />
-            <Stat
-              l={l}
-              label="delivered"
-              value={s.delivered}
-              rate={s.rates.delivery}
-              help="stats.help.delivered"
-            />
-            <Stat l={l} label="pending" value={s.pending} help="stats.help.pending" />
-            <Stat l={l} label="failed" value={s.failed} help="stats.help.failed" />
-            <Stat
-              l={l}
-              label="bounced_hard"
-              value={s.bounced.hard}
-              rate={s.rates.bounce}
-              help="stats.help.bounced_hard"
-            />
-            <Stat
-              l={l}
-              label="bounced_soft"
-              value={s.bounced.soft}
-              help="stats.help.bounced_soft"
-            />
-            <Stat
-              l={l}
-              label="bounced_policy"
-              value={s.bounced.policy}
-              help="stats.help.bounced_policy"
-            />
-            <Stat
-              l={l}
-              label="opened"
-              value={s.opens.human.unique}
-              rate={s.rates.open}
-              help="stats.help.opened"
-            />
-            <Stat
-              l={l}
-              label="clicked"
-              value={s.clicks.human.unique}
-              rate={s.rates.click}
-              help="stats.help.clicked"
-            />
-            <Stat
-              l={l}
-              label="machine"
-              value={s.opens.machine.total + s.clicks.machine.total}
-              help="stats.help.machine"
-            />
-            <Stat
-              l={l}
-              label="unsubscribed"
-              value={s.unsubscribes}
-              rate={s.rates.unsubscribe}
-              help="stats.help.unsubscribed"
-            />
-            <Stat
-              l={l}
-              label="complaints"
-              value={s.complaints}
-              rate={s.rates.complaint}
-              help="stats.help.complaints"
-            />
-          </dl>
+          <Stats
+            l={l}
+            testid="numbers"
+            items={[
+              ["recipients", s.recipients],
+              ["excluded", s.excludedTotal],
+              ["sent", s.sent],
+              ["delivered", s.delivered, s.rates.delivery],
+              ["pending", s.pending],
+              ["failed", s.failed],
+              ["bounced_hard", s.bounced.hard, s.rates.bounce],
+              ["bounced_soft", s.bounced.soft],
+              ["bounced_policy", s.bounced.policy],
+              ["opened", s.opens.human.unique, s.rates.open],
+              ["clicked", s.clicks.human.unique, s.rates.click],
+              ["machine", s.opens.machine.total + s.clicks.machine.total],
+              ["unsubscribed", s.unsubscribes, s.rates.unsubscribe],
+              ["complaints", s.complaints, s.rates.complaint],
+            ]}
+          />
           {s.excludedTotal > 0 && (
             <p class="muted" data-testid="excluded">
               {Object.entries(s.excluded).map(([reason, n]) =>
@@ -272,7 +230,7 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
     const id = z.uuid().safeParse(c.req.param("id"));
     const q = RecipientQuery.safeParse(c.req.query());
     if (!id.success || !q.success) throw new AppError("not_found");
-    await sendStats(deps, tenant.id, id.data); // 404 for another tenant's send
+    await getSend(deps, tenant.id, id.data); // 404 for another tenant's send
     c.header("content-type", "text/csv; charset=utf-8");
     c.header("content-disposition", `attachment; filename="recipients-${id.data}.csv"`);
     return stream(c, async (out) => {
@@ -334,48 +292,23 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
           <button type="submit">{t(l, "stats.show")}</button>
         </form>
         <div class="card">
-          <dl class="stats" data-testid="period">
-            <Stat l={l} label="sends" value={p.sends} help="stats.help.sends" />
-            <Stat l={l} label="recipients" value={p.recipients} help="stats.help.recipients" />
-            <Stat l={l} label="sent" value={p.sent} help="stats.help.sent" />
-            <Stat
-              l={l}
-              label="delivered"
-              value={delivered}
-              rate={p.recipients ? delivered / p.recipients : null}
-              help="stats.help.delivered"
-            />
-            <Stat l={l} label="bounced_hard" value={p.bouncedHard} help="stats.help.bounced_hard" />
-            <Stat
-              l={l}
-              label="opened"
-              value={p.uniqueOpens}
-              rate={delivered ? p.uniqueOpens / delivered : null}
-              help="stats.help.opened"
-            />
-            <Stat
-              l={l}
-              label="clicked"
-              value={p.uniqueClicks}
-              rate={delivered ? p.uniqueClicks / delivered : null}
-              help="stats.help.clicked"
-            />
-            <Stat
-              l={l}
-              label="machine"
-              value={p.machineOpens + p.machineClicks}
-              help="stats.help.machine"
-            />
-            <Stat l={l} label="complaints" value={p.complaints} help="stats.help.complaints" />
-          </dl>
+          <Stats
+            l={l}
+            testid="period"
+            items={[
+              ["sends", p.sends],
+              ["recipients", p.recipients],
+              ["sent", p.sent],
+              ["delivered", delivered, p.recipients ? delivered / p.recipients : null],
+              ["bounced_hard", p.bouncedHard],
+              ["opened", p.uniqueOpens, delivered ? p.uniqueOpens / delivered : null],
+              ["clicked", p.uniqueClicks, delivered ? p.uniqueClicks / delivered : null],
+              ["machine", p.machineOpens + p.machineClicks],
+              ["complaints", p.complaints],
+            ]}
+          />
         </div>
       </Page>,
     );
   });
-}
-
-/** A CSV cell: quoted when needed; a leading =, +, - or @ is defused for spreadsheets. */
-function csvCell(v: string): string {
-  const safe = /^[=+\-@]/.test(v) ? `'${v}` : v;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
