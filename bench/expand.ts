@@ -4,30 +4,20 @@
 //
 // Env: BENCH_N (default 1000000), BENCH_DATABASE_URL (default TEST_DATABASE_URL or the local
 // postgres://postgres@127.0.0.1:5432/test; the bench creates and drops its own database).
-import postgres from "postgres";
 import { sql } from "kysely";
-import { CORE_MIGRATIONS, migrate, openDatabase } from "../core/db/mod.ts";
 import { PluginRegistry } from "../core/plugin.ts";
 import { createTenant } from "../core/tenants/tenants.ts";
 import { createSegment } from "../core/people/saved_segments.ts";
 import { createSend, expandSend } from "../core/send/queue.ts";
 import { listPersons } from "../core/people/persons.ts";
-import { randomToken } from "../core/crypto.ts";
 import { uuidv7Block } from "../core/db/ids.ts";
+import { benchDatabase, median } from "./_shared.ts";
 
 const N = Number(Deno.env.get("BENCH_N") ?? 1_000_000);
-const ADMIN = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL") ??
-  "postgres://postgres@127.0.0.1:5432/test";
 
-const name = `skicka_bench_expand_${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
-const admin = postgres(ADMIN, { max: 1, onnotice: () => {} });
-await admin.unsafe(`create database ${name}`);
-const url = new URL(ADMIN);
-url.pathname = `/${name}`;
-const database = await openDatabase({ url: url.href, poolSize: 4 });
+const bench = await benchDatabase("expand", { poolSize: 4 });
 try {
-  const db = database.db;
-  await migrate(db, [{ scope: "core", dir: CORE_MIGRATIONS }]);
+  const db = bench.database.db;
   const deps = { db, clock: () => new Date(), registry: new PluginRegistry([]) };
   const tenant = await createTenant(deps, { name: "Expand Bench", tier: "advanced" }, "bench");
   console.error(`generating ${N} persons…`);
@@ -91,7 +81,7 @@ try {
       await listPersons({ db }, tenant.id, { q, status: "active" }, { limit: 50 });
       times.push(performance.now() - t);
     }
-    search[q] = Math.round(times.sort((a, b) => a - b)[3]!);
+    search[q] = Math.round(median(times));
   }
   console.error(`person search medians (ms): ${JSON.stringify(search)}`);
   console.log(JSON.stringify({
@@ -103,7 +93,5 @@ try {
     search_ms: search,
   }));
 } finally {
-  await database.close();
-  await admin.unsafe(`drop database if exists ${name} with (force)`);
-  await admin.end();
+  await bench.close();
 }

@@ -7,36 +7,29 @@
 // BENCH_DATABASE_URL (a database the bench may create and drop databases from; default
 // TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test).
 import process from "node:process";
-import postgres from "postgres";
 import Handlebars from "handlebars";
 import nodemailer from "nodemailer";
 import mjml2html from "mjml";
-import { sql } from "kysely";
-import { loadConfig } from "../core/config.ts";
-import { CORE_MIGRATIONS, migrate, openDatabase } from "../core/db/mod.ts";
-import { createLogger, silentLogger } from "../core/log.ts";
-import { PluginRegistry } from "../core/plugin.ts";
-import type { AppDeps } from "../core/deps.ts";
 import { createTenant } from "../core/tenants/tenants.ts";
 import { createList } from "../core/people/lists.ts";
 import { createSend, expandSend } from "../core/send/queue.ts";
 import { notifyWorkers, SendWorker } from "../core/send/worker.ts";
-import { RelayTransport } from "../core/send/smtp_transport.ts";
 import { RenderPool } from "../core/send/render_pool.ts";
 import { createDkimSigner, generateDkimKey } from "../core/send/dkim.ts";
-import { randomToken } from "../core/crypto.ts";
 import { compileContent, renderMessage, trackingSettings } from "../core/send/render.ts";
 import { uuidv7 } from "../core/db/ids.ts";
 import { startSmtpSink } from "../core/smtp/_test_servers.ts";
+import {
+  benchDatabase,
+  benchDeps,
+  insertAudience,
+  log,
+  relayToSink,
+  traceLogger,
+} from "./_shared.ts";
 
 const N = Number(Deno.env.get("BENCH_N") ?? 100_000);
 const DOMAINS = 50;
-const ADMIN = Deno.env.get("BENCH_DATABASE_URL") ?? Deno.env.get("TEST_DATABASE_URL") ??
-  "postgres://postgres@127.0.0.1:5432/test";
-
-function log(s: string) {
-  console.error(s);
-}
 
 /** Peak RSS of this process, sampled every 50 ms while `fn` runs. */
 async function measured<T>(fn: () => Promise<T>) {
@@ -83,23 +76,6 @@ async function newsletterHtml(): Promise<string> {
   return out.html;
 }
 
-async function freshDatabase() {
-  const name = `skicka_bench_send_${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`;
-  const admin = postgres(ADMIN, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.href,
-    async drop() {
-      const a = postgres(ADMIN, { max: 1, onnotice: () => {} });
-      await a.unsafe(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
-}
-
 async function main() {
   const html = await newsletterHtml();
   log(`message: ${Math.round(html.length / 1024)} KB of HTML, N=${N}, ${DOMAINS} domains`);
@@ -109,19 +85,9 @@ async function main() {
   const sinkPort = Number(Deno.env.get("SINK_PORT") ?? sink!.port);
   const received = () => sink?.messages() ?? NaN;
 
-  const fresh = await freshDatabase();
-  const database = await openDatabase({ url: fresh.url, poolSize: 8 });
+  const bench = await benchDatabase("send", { poolSize: 8 });
   try {
-    await migrate(database.db, [{ scope: "core", dir: CORE_MIGRATIONS }]);
-    const deps: AppDeps = {
-      config: loadConfig({ DATABASE_URL: fresh.url, BASE_URL: "http://bench.skicka.test" }),
-      database,
-      db: database.db,
-      log: Deno.env.get("BENCH_TRACE") ? createLogger("debug", {}) : silentLogger,
-      clock: () => new Date(),
-      secret: "bench-secret-bench-secret-bench-secret-0",
-      registry: new PluginRegistry([]),
-    };
+    const deps = benchDeps(bench, { log: traceLogger() });
     const tenant = await createTenant(
       deps,
       { name: "Bench University", tier: "advanced" },
@@ -129,22 +95,7 @@ async function main() {
     );
     const list = await createList(deps, tenant.id, { name: "Everyone" }, "bench");
     log("creating persons…");
-    await sql`insert into persons (tenant_id, id, first_name, last_name, organisation, created_at,
-        updated_at)
-      select ${tenant.id}, skicka_uuidv7(), 'Förnamn' || g, 'Efternamn' || g,
-        'Organisation ' || (g % 100), now(), now()
-      from generate_series(1, ${N}) g`.execute(deps.db);
-    await sql`insert into person_addresses (tenant_id, id, person_id, address, address_key,
-        is_primary, created_at)
-      select p.tenant_id, skicka_uuidv7(), p.id, a.addr, a.addr, true, now()
-      from (select id, tenant_id, row_number() over (order by id) as n from persons
-        where tenant_id = ${tenant.id}) p,
-      lateral (select 'user' || p.n || '@domain' || (p.n % ${DOMAINS}) || '.example' as addr) a`
-      .execute(deps.db);
-    await sql`insert into list_members (tenant_id, list_id, person_id, added_at)
-      select tenant_id, ${list.id}, id, now() from persons where tenant_id = ${tenant.id}`
-      .execute(deps.db);
-    await sql`analyze`.execute(deps.db);
+    await insertAudience(deps, tenant.id, list.id, { n: N, domains: DOMAINS, organisations: true });
 
     const content = {
       from: { name: "Alumni", address: "alumni@bench.skicka.test" },
@@ -188,11 +139,7 @@ async function main() {
       log(`${variant}: expanded ${expand.value.total} in ${expand.seconds.toFixed(2)} s`);
       const worker = new SendWorker(
         deps,
-        new RelayTransport(`smtp://${sinkHost}:${sinkPort}`, {
-          pool: { tls: "off", maxConnections: Number(Deno.env.get("BENCH_CONNECTIONS") ?? 8) },
-          concurrency: 64,
-          domainLimit: { ratePerSecond: 1e9, burst: 1e9 },
-        }),
+        relayToSink(sinkHost, sinkPort, Number(Deno.env.get("BENCH_CONNECTIONS") ?? 8)),
         {
           batchSize: Number(Deno.env.get("BENCH_BATCH") ?? 500),
           pipelines: Number(Deno.env.get("BENCH_PIPELINES") ?? 3),
@@ -306,8 +253,7 @@ async function main() {
       peak_rss_mb: Math.round(Math.max(runs.unsigned!.peakRssMb, runs.dkim!.peakRssMb)),
     }));
   } finally {
-    await database.close();
-    await fresh.drop();
+    await bench.close();
     await sink?.close();
   }
 }

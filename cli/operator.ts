@@ -12,6 +12,8 @@ import { MigrationError } from "../core/db/migrator.ts";
 import { DatabaseLockedError } from "../core/db/database.ts";
 import { createTenant, findTenant, listTenants, updateTenant } from "../core/tenants/tenants.ts";
 import { createUser } from "../core/tenants/users.ts";
+import { saveDefaultDesign } from "../core/mailings/design_store.ts";
+import { localizeIssues } from "../core/http/errors.ts";
 import { createApiKey, createOperatorKey, type Scope, SCOPES } from "../core/auth/api_keys.ts";
 import { ensureOperator, operatorLoginLink } from "../core/bootstrap.ts";
 import { installedPlugins } from "../plugins/mod.ts";
@@ -25,6 +27,9 @@ const USAGE = `Usage: deno task operator <command> [options] [--json]
   tenant set-addons TENANT --addons a,b   (empty string removes all)
   tenant suspend TENANT
   tenant activate TENANT
+  tenant set-design TENANT --file DESIGN.mjml [--name NAME]
+                                    the tenant's default design (a Light tenant's one): created
+                                    (--name needed) when it has none, else a new version
   user create --tenant TENANT --email EMAIL --role admin|user [--name NAME]
   api-key create --tenant TENANT [--name NAME] [--scopes read,write,send,admin]
   operator key [--name NAME]        a key for the operator API (/api/v1/tenants…)
@@ -105,6 +110,28 @@ async function run(deps: AppDeps, positional: string[], flags: Record<string, un
           updated.addons.join(", ")
         }], ${updated.status}`,
         json: updated,
+      };
+    }
+    case "tenant set-design": {
+      const tenant = await tenantArg(deps, positional);
+      const file = need(flags, "file");
+      let mjml: string;
+      try {
+        mjml = await Deno.readTextFile(file);
+      } catch (e) {
+        throw new UsageError(`--file: cannot read ${file}: ${(e as Error).message}`);
+      }
+      const name = flags.name as string | undefined;
+      const r = await saveDefaultDesign(
+        deps,
+        tenant.id,
+        { mjml, ...(name ? { name } : {}) },
+        ACTOR,
+      );
+      return {
+        text: `Tenant ${tenant.slug}: design "${r.template.name}" ` +
+          (r.created ? "created" : `saved as version ${r.version}`),
+        json: { ...r.template, version: r.version, created: r.created },
       };
     }
     case "user create": {
@@ -191,6 +218,7 @@ export async function main(
         email: { type: "string" },
         role: { type: "string" },
         scopes: { type: "string" },
+        file: { type: "string" },
       },
     });
   } catch (e) {
@@ -221,7 +249,13 @@ export async function main(
       return 2;
     }
     if (e instanceof AppError) {
-      report(e.code, t("en", ERRORS[e.code].message, e.params), e.details);
+      // Field issues (an MJML error's line among them) are named, not only kept in --json.
+      const issues = Array.isArray(e.details) ? localizeIssues("en", e.details) : [];
+      const lines = issues.map((i) => {
+        const line = (i as { line?: number | null }).line;
+        return `  ${i.path}${line ? ` line ${line}` : ""}: ${i.message || i.code}`;
+      });
+      report(e.code, [t("en", ERRORS[e.code].message, e.params), ...lines].join("\n"), e.details);
     } else if (e instanceof z.ZodError) {
       const lines = e.issues.map((i) => `--${i.path.join(".").replace("_", "-")}: ${i.message}`);
       report("validation", lines.join("; "), e.issues);

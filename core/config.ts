@@ -1,4 +1,5 @@
 // Environment → typed configuration, validated in one place so a bad value stops start-up early.
+import { isTimeZone } from "./time_zone.ts";
 import { z } from "zod";
 import { parseCidrList } from "./feedback/machine.ts";
 import { type BucketLimit, parseDomainLimits, parseLimit } from "./send/rate_limiter.ts";
@@ -99,9 +100,54 @@ export const ENV_VARS = {
     default: "15",
     doc: "A click this soon after delivery is a scanner's, not a person's (0 turns the rule off).",
   },
+  SUBMISSION_SMTP_PORT: {
+    default: "2587",
+    doc:
+      "Port of the smtp role's SMTP submission server (STARTTLS, AUTH) for customers' systems, on HOST.",
+  },
+  SUBMISSION_TLS_CERT: {
+    default: "",
+    doc:
+      "PEM certificate file for submission. Empty: a self-signed one is made in DATA_DIR (development).",
+  },
+  SUBMISSION_TLS_KEY: {
+    default: "",
+    doc: "PEM private key file for SUBMISSION_TLS_CERT.",
+  },
+  SUBMISSION_MAX_MB: {
+    default: "25",
+    doc: "Largest message the submission server accepts (SIZE), in MB; larger ones get 552.",
+  },
+  API_SEND_RATE: {
+    default: "200/400",
+    doc:
+      "Requests per second/burst per tenant and API process on the sending API (POST /api/v1/messages…); 0 is none. Over it: 429 with Retry-After.",
+  },
   ATTACHMENTS_MAX_MB: {
     default: "10",
     doc: "Largest total size of a mailing's attachments (and so of any one file), in MB.",
+  },
+  RSS_POLL_MINUTES: {
+    default: "30",
+    doc: "How often the worker role refreshes every RSS/Atom feed (rss plugin), in minutes.",
+  },
+  RSS_ALLOW_PRIVATE: {
+    default: "false",
+    doc:
+      "true: feeds may be fetched from loopback and private networks (tests, intranets); false refuses them.",
+  },
+  WEBHOOK_ALLOW_PRIVATE: {
+    default: "false",
+    doc:
+      "true: webhook endpoints may be on loopback, private or link-local addresses (tests, intranets).",
+  },
+  WEBHOOK_ALLOW_HTTP: {
+    default: "false",
+    doc: "true: webhook endpoints may use plain http:// URLs; false accepts only https://.",
+  },
+  WEBHOOK_TIMEOUT_SECONDS: {
+    default: "10",
+    doc: "How long one webhook request may take before it counts as failed and is retried.",
   },
   LOG_LEVEL: { default: "info", doc: "debug, info, warn or error." },
   DEFAULT_LOCALE: {
@@ -168,22 +214,28 @@ const schema = z.object({
     (v) => v.trim() === "0" || parses(parseLimit)(v),
     "0 or messages per second/burst, e.g. 1000/2000",
   ),
+  API_SEND_RATE: z.string().refine(
+    (v) => v.trim() === "0" || parses(parseLimit)(v),
+    "0 or requests per second/burst, e.g. 200/400",
+  ),
   ATTACHMENTS_MAX_MB: intIn(1, 100),
+  SUBMISSION_SMTP_PORT: intIn(0, 65535),
+  SUBMISSION_TLS_CERT: z.string(),
+  SUBMISSION_TLS_KEY: z.string(),
+  SUBMISSION_MAX_MB: intIn(1, 100),
   INBOUND_SMTP_PORT: intIn(0, 65535),
   BOUNCE_DOMAIN: z.string().regex(/^([a-z0-9-]+(\.[a-z0-9-]+)*)?$/i, "a domain name"),
   TRACKING_APPLE_NETWORKS: cidrList,
   TRACKING_MACHINE_NETWORKS: cidrList,
   TRACKING_SCANNER_SECONDS: intIn(0, 3600),
+  RSS_POLL_MINUTES: intIn(1, 10_080),
+  RSS_ALLOW_PRIVATE: bool,
+  WEBHOOK_ALLOW_PRIVATE: bool,
+  WEBHOOK_ALLOW_HTTP: bool,
+  WEBHOOK_TIMEOUT_SECONDS: intIn(1, 120),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]),
   DEFAULT_LOCALE: z.enum(["en", "sv", "fi", "da"]),
-  DEFAULT_TIME_ZONE: z.string().refine((tz) => {
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, "an IANA time zone such as Europe/Helsinki"),
+  DEFAULT_TIME_ZONE: z.string().refine(isTimeZone, "an IANA time zone such as Europe/Helsinki"),
 });
 
 export interface Config {
@@ -209,16 +261,30 @@ export interface Config {
   sendDomainLimit: BucketLimit;
   sendDomainLimits: Record<string, BucketLimit>;
   sendRate: BucketLimit | null;
+  /** Per-tenant request limit of the sending API (429 beyond it); null is none. */
+  apiSendRate: BucketLimit | null;
   /** Largest total size of one mailing's attachments, in bytes. */
   attachmentsMaxBytes: number;
   /** The smtp role's inbound server (core/feedback/inbound.ts). */
   inboundSmtpPort: number;
+  /** SMTP submission for customers' systems: port, TLS files (empty: self-signed), size limit. */
+  submissionSmtpPort: number;
+  submissionTlsCert: string;
+  submissionTlsKey: string;
+  submissionMaxBytes: number;
   /** VERP and list-unsubscribe mailto domain (BOUNCE_DOMAIN, else BASE_URL's host). */
   bounceDomain: string;
   /** Machine open/click detection (core/feedback/machine.ts). */
   trackingAppleNetworks: string[];
   trackingMachineNetworks: string[];
   trackingScannerMs: number;
+  /** Feed refresh interval and private-network policy of the rss plugin's fetcher. */
+  rssPollMs: number;
+  rssAllowPrivate: boolean;
+  /** Webhook delivery (webhooks plugin): internal targets, plain http, request time limit. */
+  webhookAllowPrivate: boolean;
+  webhookAllowHttp: boolean;
+  webhookTimeoutMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
   defaultLocale: "en" | "sv" | "fi" | "da";
   defaultTimeZone: string;
@@ -264,12 +330,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sendDomainLimit: parseLimit(v.SEND_DOMAIN_RATE),
     sendDomainLimits: parseDomainLimits(v.SEND_DOMAIN_LIMITS),
     sendRate: v.SEND_RATE.trim() === "0" ? null : parseLimit(v.SEND_RATE),
+    apiSendRate: v.API_SEND_RATE.trim() === "0" ? null : parseLimit(v.API_SEND_RATE),
     attachmentsMaxBytes: v.ATTACHMENTS_MAX_MB * 1024 * 1024,
     inboundSmtpPort: v.INBOUND_SMTP_PORT,
+    submissionSmtpPort: v.SUBMISSION_SMTP_PORT,
+    submissionTlsCert: v.SUBMISSION_TLS_CERT,
+    submissionTlsKey: v.SUBMISSION_TLS_KEY,
+    submissionMaxBytes: v.SUBMISSION_MAX_MB * 1024 * 1024,
     bounceDomain: (v.BOUNCE_DOMAIN || new URL(baseUrl).hostname).toLowerCase(),
     trackingAppleNetworks: splitList(v.TRACKING_APPLE_NETWORKS),
     trackingMachineNetworks: splitList(v.TRACKING_MACHINE_NETWORKS),
     trackingScannerMs: v.TRACKING_SCANNER_SECONDS * 1000,
+    rssPollMs: v.RSS_POLL_MINUTES * 60_000,
+    rssAllowPrivate: v.RSS_ALLOW_PRIVATE,
+    webhookAllowPrivate: v.WEBHOOK_ALLOW_PRIVATE,
+    webhookAllowHttp: v.WEBHOOK_ALLOW_HTTP,
+    webhookTimeoutMs: v.WEBHOOK_TIMEOUT_SECONDS * 1000,
     logLevel: v.LOG_LEVEL,
     defaultLocale: v.DEFAULT_LOCALE,
     defaultTimeZone: v.DEFAULT_TIME_ZONE,

@@ -25,6 +25,7 @@ export const ERRORS = {
   lifecycle_not_allowed: { status: 409, message: "error.lifecycle_not_allowed" },
   idempotency_in_progress: { status: 409, message: "error.idempotency_in_progress" },
   idempotency_mismatch: { status: 422, message: "error.idempotency_mismatch" },
+  send_skipped: { status: 409, message: "error.send_skipped" },
   rate_limited: { status: 429, message: "error.rate_limited" },
   internal: { status: 500, message: "error.internal" },
 } as const satisfies Record<string, { status: number; message: MessageKey }>;

@@ -1,10 +1,16 @@
 // The plugin contract and registry: plugins declare what they add; the core knows none by name.
 import type { Hono } from "hono";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { Tier } from "./db/schema.ts";
+import type { DB, Tier } from "./db/schema.ts";
+import type { Kysely } from "kysely";
 import type { MigrationSource } from "./db/migrator.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Locale } from "./i18n/mod.ts";
+import { reserveDataNamespace } from "./mailings/data_namespaces.ts";
+import type { ExpansionContext, ExpansionRules } from "./send/expansion.ts";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { TenantInfo } from "./auth/sessions.ts";
+import type { Mailing } from "./mailings/mailings.ts";
 
 export type PluginTier = Tier | "addon";
 
@@ -26,14 +32,108 @@ export interface DeliveryOutcome {
   reply: string;
 }
 
+export const MAIL_EVENT_TYPES = [
+  "sent",
+  "delivered",
+  "deferred",
+  "bounced",
+  "opened",
+  "clicked",
+  "unsubscribed",
+  "complained",
+] as const;
+export type MailEventType = (typeof MAIL_EVENT_TYPES)[number];
+
+/** One thing that happened to one message (a send_queue row), for the afterEvents hook. */
+export interface MailEvent {
+  tenantId: string;
+  type: MailEventType;
+  at: Date;
+  sendId: string;
+  /** The send_queue row: the message's id. */
+  queueId: string;
+  recipient: string;
+  /**
+   * By type: reply (sent, delivered, deferred); kind, reason, status (bounced, complained);
+   * url, link, machine, machine_reason (opened, clicked); scope, subscription_type_id, source
+   * (unsubscribed).
+   */
+  details: Record<string, string | number | boolean | null>;
+}
+
 /** The closed list of hooks; each runs under a time limit (see runHook). */
 export interface SendHooks {
-  /** Once per template compile (not per message): may rewrite the compiled HTML. */
+  /**
+   * Once per template compile (not per message): may rewrite the compiled HTML. Called when a
+   * send's content is frozen (core/mailings/template_hooks.ts); templateId is the mailing's id.
+   */
   transformTemplate(html: string, ctx: { tenantId: string; templateId: string }): Promise<string>;
   /** Delivery outcomes, a batch at a time. */
   afterDeliveryBatch(outcomes: DeliveryOutcome[]): Promise<void>;
+  /**
+   * What happened to messages (core/feedback/mail_events.ts), a batch at a time and only after
+   * the core has committed them; one tenant per call. Delivery is best effort: a hook that
+   * fails or times out is logged and the events are not offered again.
+   */
+  afterEvents(events: MailEvent[], deps: Pick<AppDeps, "db" | "log" | "clock">): Promise<void>;
+  /**
+   * Who a send reaches: rules this plugin adds to one send's expansion — and to the recipient
+   * count before sending, which must agree with it (core/send/expansion.ts). Called once per
+   * expansion or count, never per recipient. Null adds nothing.
+   */
+  expansionRules(ctx: ExpansionContext): Promise<ExpansionRules | null>;
+  /**
+   * Send-wide merge data, computed once when a mailing's content is frozen for a send (and for
+   * its preview and test sends), never per recipient (core/mailings/send_data.ts). `data` is
+   * merged under the plugin's name: {{#each <plugin>.x}} in the mailing reads data.x. `skip`
+   * vetoes a real send: the core then creates no send, leaves the mailing as it was and throws
+   * AppError "send_skipped" naming the plugin and reason (audited as mailing.send_skipped);
+   * whoever starts sends on a timetable catches that code and records the run as skipped.
+   * Preview and test sends ignore `skip`. A hook that throws or runs out of time stops the send.
+   */
+  sendData(ctx: SendDataContext): Promise<SendDataResult>;
+  /**
+   * Persons newly added to a list (by staff, the API or a CSV import), after the core has
+   * committed them; `at` is their list_members.added_at. Best effort: a hook that fails or times
+   * out is logged, so a plugin that must not miss one also reads list_members itself.
+   */
+  afterListMembersAdded(ctx: ListMembersAdded): Promise<void>;
 }
-export const HOOK_NAMES = ["transformTemplate", "afterDeliveryBatch"] as const satisfies readonly (
+
+/** What afterListMembersAdded is told (core/people/list_events.ts). */
+export interface ListMembersAdded {
+  tenantId: string;
+  listId: string;
+  personIds: string[];
+  at: Date;
+}
+
+/** What a sendData hook is asked about. */
+export interface SendDataContext {
+  /** Hooks are plain functions: this is how one reaches the database and clock. */
+  deps: AppDeps;
+  tenantId: string;
+  mailingId: string;
+  /** The content being frozen: subject, html, text (Handlebars sources, fallbacks expanded). */
+  content: { subject: string; html?: string; text?: string };
+  /** When this mailing's last real (non-test) send was created; null before the first. */
+  lastSentAt: Date | null;
+  /** A preview or test send: nothing is sent to the audience, `skip` is not honoured. */
+  preview: boolean;
+}
+
+export interface SendDataResult {
+  data?: Record<string, unknown>;
+  skip?: { reason: string };
+}
+export const HOOK_NAMES = [
+  "transformTemplate",
+  "afterDeliveryBatch",
+  "afterEvents",
+  "expansionRules",
+  "sendData",
+  "afterListMembersAdded",
+] as const satisfies readonly (
   keyof SendHooks
 )[];
 
@@ -51,11 +151,69 @@ export interface Plugin {
   /** The API prefix when it should differ from the name (kebab-case, e.g. "content-templates"). */
   apiPath?: string;
   /** Staff UI pages under /p/<name>, gated by tenant, with nav items. */
-  ui?: { nav: NavItem[]; routes(app: Hono, deps: AppDeps): void };
+  ui?: {
+    nav: NavItem[];
+    routes(app: Hono, deps: AppDeps): void;
+    /** A card on a send's statistics page (/sends/:id/stats); null shows nothing. */
+    sendStatsPanel?(ctx: SendStatsPanelContext): Promise<PanelElement | null>;
+    /**
+     * A card on a mailing's page, below its own content: the review page of a draft (beside
+     * Send) and the status page of a scheduled, sending or sent mailing. Called for the
+     * tenant's enabled plugins only, in registry order; null shows nothing. A panel that throws
+     * is logged and left out, so one plugin cannot break the page. Its forms post to the
+     * plugin's own pages (/p/<name>/…) and carry ctx.csrf.
+     */
+    mailingPanel?(ctx: MailingPanelContext): Promise<PanelElement | null>;
+    /** A card on a person's profile page (/people/:id), as mailingPanel. */
+    personPanel?(ctx: PersonPanelContext): Promise<PanelElement | null>;
+  };
+  /**
+   * Address types this plugin gives its tenants (e.g. "work"): addresses can carry them
+   * (person_addresses.type) and CSV import columns can target them as "email.<type>". Labelled
+   * by the plugin's message "address_type.<type>".
+   */
+  addressTypes?: readonly string[];
   hooks?: Partial<SendHooks>;
   /** Background work (schedulers, pollers), started in the worker role. */
   start?(deps: AppDeps): Promise<void>;
   stop?(): Promise<void>;
+  /**
+   * Network servers of the smtp role (e.g. SMTP submission), started beside the core's inbound
+   * server; resolves to the function that stops them. In the `all` role a failure (a port in
+   * use) is logged and the rest still starts, as for the inbound server.
+   */
+  startSmtp?(deps: AppDeps): Promise<() => Promise<void>>;
+}
+
+/** What a panel returns: server-rendered JSX (hono's JSX.Element). */
+export type PanelElement = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+/** What a send statistics panel is drawn for: the send (already checked to be the tenant's). */
+export interface SendStatsPanelContext {
+  deps: AppDeps;
+  tenantId: string;
+  sendId: string;
+  locale: Locale;
+  timeZone: string;
+}
+
+/** What a mailing panel is drawn for: the mailing (already checked to be the tenant's). */
+export interface MailingPanelContext {
+  deps: AppDeps;
+  tenant: TenantInfo;
+  mailing: Mailing;
+  /** The signed-in staff user (panels are only drawn for staff). */
+  user: { id: string; role: "admin" | "user" };
+  locale: Locale;
+  /** The viewer's time zone (the user's, else the tenant's). */
+  timeZone: string;
+  /** The form field and token every POST form needs. */
+  csrf: { field: string; token: string };
+}
+
+/** What a person panel is drawn for: the person (already checked to be the tenant's). */
+export interface PersonPanelContext extends Omit<MailingPanelContext, "mailing"> {
+  personId: string;
 }
 
 export class PluginError extends Error {
@@ -106,6 +264,8 @@ export class PluginRegistry {
           );
         }
       }
+      // Its send data fills the merge namespace of its name (see SendHooks.sendData).
+      if (p.hooks?.sendData) reserveDataNamespace(p.name);
       this.#plugins.set(p.name, p);
     }
     for (const p of plugins) {
@@ -156,6 +316,24 @@ export class PluginRegistry {
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(tenant.id, { stamp, enabled });
     return enabled;
+  }
+
+  /**
+   * The plugins a tenant has, looked up by id (for work outside a request: workers, schedulers,
+   * expansion). Empty for an unknown tenant. One primary-key read; the set itself is cached.
+   */
+  async enabledForTenant(db: Kysely<DB>, tenantId: string): Promise<ReadonlySet<string>> {
+    const t = await db.selectFrom("tenants").select(["id", "tier", "addons", "updated_at"])
+      .where("id", "=", tenantId).executeTakeFirst();
+    if (!t) return new Set();
+    return this.enabledFor({ ...t, addons: t.addons ?? [] });
+  }
+
+  /** The address types the tenant's enabled plugins give, as "<plugin>" → types. */
+  addressTypes(enabled: ReadonlySet<string>): { plugin: string; type: string }[] {
+    return this.all().filter((p) => enabled.has(p.name)).flatMap((p) =>
+      (p.addressTypes ?? []).map((type) => ({ plugin: p.name, type }))
+    );
   }
 
   /** Runs one hook of every enabled plugin in turn, each under a time limit. */

@@ -124,6 +124,15 @@ export async function start(
       if (role === "smtp") throw e;
       log.warn("inbound smtp not started", { port: config.inboundSmtpPort, error: String(e) });
     }
+    for (const p of deps.registry.all()) {
+      if (!p.startSmtp) continue;
+      try {
+        stoppers.push(await p.startSmtp(deps));
+      } catch (e) {
+        if (role === "smtp") throw e;
+        log.warn("plugin smtp server not started", { plugin: p.name, error: String(e) });
+      }
+    }
   }
 
   return {

@@ -8,6 +8,8 @@ import { handleSyncFailures, recordBounces } from "../core/feedback/bounces.ts";
 import { RelayTransport } from "../core/send/smtp_transport.ts";
 import { startSmtpServer } from "../core/smtp/_test_servers.ts";
 import { createApiKey } from "../core/auth/api_keys.ts";
+import { createUser } from "../core/tenants/users.ts";
+import { setPassword } from "../core/auth/login.ts";
 
 const t = await testApp({ env: { BOUNCE_DOMAIN: "bounces.skicka.test" } });
 const DAY = 86_400_000;
@@ -205,10 +207,42 @@ Deno.test("an admin clears the flag with an audit entry and a note; a user canno
     name: "rw",
     scopes: ["read", "write"],
   });
-  const denied = await apiClient(t, userKey.key)("POST", path);
+  const denied = await apiClient(t, userKey.key)("POST", path, { note: "let me" });
   assert.equal(denied.status, 403);
   assert.ok((await addressState(t, tenant.id, addr)).undeliverable_at);
-  const ok = await apiClient(t, seeded.key)("POST", path);
+  const admin = apiClient(t, seeded.key);
+  const tooLong = await admin("POST", path, { note: "x".repeat(1001) });
+  assert.equal(tooLong.status, 400);
+  assert.equal(tooLong.body.error.details[0].path, "note");
+  assert.ok((await addressState(t, tenant.id, addr)).undeliverable_at, "nothing half-done");
+
+  // In the UI a staff user who is not an admin sees no unblock form and cannot post one.
+  const { user: staff } = await createUser(t.deps, tenant.id, {
+    email: "staff@clear-org.example",
+    role: "user",
+  }, "test");
+  await setPassword(t.deps, { kind: "user", tenantId: tenant.id, userId: staff.id }, PASSWORD);
+  const ui = async (email: string) => {
+    const b = new Browser(t.app);
+    await b.get("/login");
+    assert.equal((await b.post("/login", { email, password: PASSWORD })).status, 303);
+    return b;
+  };
+  const staffUi = await ui("staff@clear-org.example");
+  const staffPage = await (await staffUi.get(`/people/${s.person_id}`)).text();
+  assert.doesNotMatch(staffPage, /data-testid="unblock"/);
+  const staffPost = await staffUi.post(`/people/${s.person_id}/addresses/${s.id}/clear`, {
+    note: "I want to",
+  });
+  assert.equal(staffPost.status, 403);
+  assert.ok((await addressState(t, tenant.id, addr)).undeliverable_at);
+  const adminUi = await ui(seeded.email);
+  assert.match(
+    await (await adminUi.get(`/people/${s.person_id}`)).text(),
+    /data-testid="unblock"[\s\S]*?name="note" maxlength="1000"/,
+  );
+
+  const ok = await admin("POST", path, { note: "  Confirmed by phone: the mailbox works  " });
   assert.equal(ok.status, 200);
   const after = await addressState(t, tenant.id, addr);
   assert.equal(after.undeliverable_at, null);
@@ -217,9 +251,17 @@ Deno.test("an admin clears the flag with an audit entry and a note; a user canno
     .where("tenant_id", "=", tenant.id).where("action", "=", "person.address.clear_undeliverable")
     .execute();
   assert.equal(audit.length, 1);
+  assert.equal(
+    (audit[0]!.details as { note?: string }).note,
+    "Confirmed by phone: the mailbox works",
+  );
   const notes = await t.deps.db.selectFrom("contact_notes").select("body")
     .where("tenant_id", "=", tenant.id).where("kind", "=", "system").execute();
   assert.ok(notes.some((n) => n.body.includes("undeliverable_cleared")));
+  assert.match(
+    await (await adminUi.get(`/people/${s.person_id}`)).text(),
+    /back@example\.se was unblocked \(it had been flagged: hard: unknown_user \(5\.1\.1\)\)\. Note: Confirmed by phone: the mailbox works/,
+  );
   // The two soft bounces from before the clearing no longer count towards the threshold.
   t.advance(1000);
   const [m4] = await sendMailing(t, tenant.id, [addr]);

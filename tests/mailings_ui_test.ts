@@ -166,7 +166,7 @@ Deno.test("recipients: a person found by search, then the review shows the count
   assert.match(review, /<h2>3 recipients<\/h2>/);
   assert.match(review, /2 people from the register and 1 other addresses/);
   assert.match(review, /In an excluded segment: 1/);
-  assert.match(review, /No email address: 1/);
+  assert.match(review, /No address: 1/);
   assert.match(
     review,
     /data-field="firstname"><code>\{\{firstname\}\}<\/code> is empty for 2 of 3 recipients/,

@@ -182,3 +182,86 @@ Deno.test("statistics pages: numbers, chart, recipients by status, CSV; other te
   assert.equal((await other.get(`/sends/${send.id}/stats`)).status, 404);
   assert.equal((await other.get(`/sends/${send.id}/recipients.csv`)).status, 404);
 });
+
+Deno.test("period statistics count days in the reader's time zone, not UTC's", async () => {
+  const { tenant, email } = await seedTenant(t, { slug: "stats-tz-org" });
+  const p = await createPerson(t.deps, tenant.id, {
+    first_name: "Tz",
+    addresses: [{ address: "tz@uni.example" }],
+  }, "test");
+  const content = { from: { address: "news@uni.example" }, subject: "Tz", html: "<p>x</p>" };
+  const at = (iso: string) => new Date(iso);
+  // Two sends, started 21:00 and 22:30 UTC on 1 March: 23:00 and 00:30 (2 March) in Helsinki.
+  const sends: { id: string; queueId: string }[] = [];
+  for (const started of ["2026-03-01T21:00:00Z", "2026-03-01T22:30:00Z"]) {
+    const s = await createSend(t.deps, tenant.id, {
+      kind: "mass",
+      content,
+      audience: { persons: [p.id] },
+    }, "test");
+    await expandSend(t.deps, tenant.id, s.id, "test");
+    await t.deps.db.updateTable("send_queue").set({ status: "cancelled" })
+      .where("tenant_id", "=", tenant.id).where("send_id", "=", s.id).execute();
+    await t.deps.db.updateTable("sends").set({ started_at: at(started), status: "done", sent: 1 })
+      .where("tenant_id", "=", tenant.id).where("id", "=", s.id).execute();
+    const q = await t.deps.db.selectFrom("send_queue").select("id")
+      .where("tenant_id", "=", tenant.id).where("send_id", "=", s.id).executeTakeFirstOrThrow();
+    sends.push({ id: s.id, queueId: q.id });
+  }
+  const open = (queueId: string, iso: string) => ({
+    tenantId: tenant.id,
+    queueId,
+    kind: "open" as const,
+    link: null,
+    url: null,
+    userAgent: "Mozilla/5.0",
+    ip: null,
+    machine: false,
+    reason: null,
+    at: at(iso),
+  });
+  // 21:30 UTC is 23:30 on 1 March in Helsinki; 23:30 UTC is already 01:30 on 2 March there.
+  await writeEvents(t.deps, [
+    open(sends[0]!.queueId, "2026-03-01T21:30:00Z"),
+    open(sends[0]!.queueId, "2026-03-01T23:30:00Z"),
+  ]);
+
+  const b = await signedIn(email);
+  const page = async (query: string) => await (await b.get(`/stats?${query}`)).text();
+  const stat = (html: string, name: string) =>
+    new RegExp(`data-stat="${name}"[\\s\\S]*?<strong>(\\d+)</strong>`).exec(html)?.[1];
+  const day = (html: string, d: string) =>
+    [...(new RegExp(`<tr data-day="${d}">([\\s\\S]*?)</tr>`).exec(html)?.[1] ?? "")
+      .matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]).slice(1);
+
+  await t.deps.db.updateTable("users").set({ time_zone: "Europe/Helsinki" })
+    .where("tenant_id", "=", tenant.id).execute();
+  let html = await page("from=2026-03-02&to=2026-03-02");
+  assert.equal(stat(html, "sends"), "1", "the 22:30 UTC send started on 2 March in Helsinki");
+  assert.match(html, /Day by day \(Europe\/Helsinki\)/);
+  html = await page("from=2026-03-01&to=2026-03-02");
+  assert.equal(stat(html, "sends"), "2");
+  // sends, messages, opens, clicks, machine
+  assert.deepEqual(day(html, "2026-03-01"), ["1", "1", "1", "0", "0"]);
+  assert.deepEqual(day(html, "2026-03-02"), ["1", "1", "1", "0", "0"]);
+
+  await t.deps.db.updateTable("users").set({ time_zone: "UTC" })
+    .where("tenant_id", "=", tenant.id).execute();
+  html = await page("from=2026-03-02&to=2026-03-02");
+  assert.equal(stat(html, "sends"), "0", "in UTC both started on 1 March");
+  html = await page("from=2026-03-01&to=2026-03-02");
+  assert.deepEqual(day(html, "2026-03-01"), ["2", "2", "2", "0", "0"]);
+  assert.deepEqual(day(html, "2026-03-02"), ["0", "0", "0", "0", "0"]);
+
+  // A period the wrong way round is said so, not silently empty.
+  assert.match(await page("from=2026-03-05&to=2026-03-01"), /data-testid="period-invalid"/);
+
+  // The send's own chart buckets by the reader's day too (events more than four days apart).
+  await writeEvents(t.deps, [open(sends[0]!.queueId, "2026-03-06T23:30:00Z")]);
+  const tl = await sendTimeline(t.deps, tenant.id, sends[0]!.id, { timeZone: "Europe/Helsinki" });
+  assert.equal(tl.unit, "day");
+  assert.equal(tl.points[0]!.at.toISOString(), "2026-02-28T22:00:00.000Z", "1 March, Helsinki");
+  assert.deepEqual(tl.points.map((x) => x.opens), [1, 1, 0, 0, 0, 0, 1]);
+  const utc = await sendTimeline(t.deps, tenant.id, sends[0]!.id, { timeZone: "UTC" });
+  assert.deepEqual(utc.points.map((x) => x.opens), [2, 0, 0, 0, 0, 1]);
+});

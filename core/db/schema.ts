@@ -319,6 +319,8 @@ export interface SendsTable {
   unique_clicks: Generated<number>;
   machine_opens: Generated<number>;
   machine_clicks: Generated<number>;
+  /** A transactional stream's name (migration 0012): its long-lived send, never finished. */
+  stream: string | null;
 }
 
 export interface SendQueueTable {

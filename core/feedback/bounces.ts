@@ -11,8 +11,11 @@ import { normalizeAddress } from "../people/address.ts";
 import { audit } from "../tenants/audit.ts";
 import { classify } from "./classify.ts";
 import { applyNoteEvents } from "./notes.ts";
+import { emitMailEvents, type EventDeps } from "./mail_events.ts";
+import type { MailEvent } from "../plugin.ts";
 
-type Deps = Pick<AppDeps, "db" | "clock">;
+/** With a registry and log (the app's deps), recorded bounces reach plugins' afterEvents. */
+type Deps = Pick<AppDeps, "db" | "clock"> & Partial<EventDeps>;
 type Db = Kysely<DB> | Transaction<DB>;
 
 export type BounceSource = "async_dsn" | "sync" | "arf";
@@ -83,6 +86,7 @@ const clean = (s: string | null | undefined, max: number) =>
 interface Inserted {
   queue_id: string | null;
   send_id: string | null;
+  address: string;
   address_key: string;
   kind: BounceKind;
   status: string | null;
@@ -95,11 +99,24 @@ export async function recordBounces(deps: Deps, bounces: BounceInput[]): Promise
   if (!bounces.length) return result;
   const byTenant = groupBy(bounces, (b) => b.tenantId);
   const now = deps.clock();
+  const events: MailEvent[] = [];
   await deps.db.transaction().execute(async (trx) => {
     for (const [tenantId, list] of byTenant) {
       const rows = await insertBounces(trx, tenantId, list, now);
       result.recorded += rows.length;
       if (!rows.length) continue;
+      for (const r of rows) {
+        if (!r.queue_id || !r.send_id) continue;
+        events.push({
+          tenantId,
+          type: r.kind === "complaint" ? "complained" : "bounced",
+          at: now,
+          sendId: r.send_id,
+          queueId: r.queue_id,
+          recipient: r.address,
+          details: { kind: r.kind, reason: r.reason, status: r.status },
+        });
+      }
       result.undeliverable.push(...await applyPolicy(trx, tenantId, rows, now));
       await countPerSend(trx, tenantId, rows, now);
       await applyNoteEvents(
@@ -116,6 +133,7 @@ export async function recordBounces(deps: Deps, bounces: BounceInput[]): Promise
       );
     }
   });
+  await emitMailEvents(deps, events);
   return result;
 }
 
@@ -157,7 +175,7 @@ async function insertBounces(
       m.addr, m.akey, m.kind, m.status, m.reason, m.diagnostic, m.source, m.reporter, ${now}
     from m where m.addr <> ''
     on conflict (tenant_id, queue_id, kind) where queue_id is not null do nothing
-    returning queue_id, send_id, address_key, kind, status, reason`.execute(trx);
+    returning queue_id, send_id, address, address_key, kind, status, reason`.execute(trx);
   return r.rows;
 }
 

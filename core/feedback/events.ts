@@ -4,6 +4,9 @@
 import { sql } from "kysely";
 import type { AppDeps } from "../deps.ts";
 import { uuidv7 } from "../db/ids.ts";
+import type { MailEvent } from "../plugin.ts";
+import { groupBy } from "../collections.ts";
+import { emitMailEvents, type EventDeps, hasEventListeners } from "./mail_events.ts";
 
 export interface TrackingEvent {
   tenantId: string;
@@ -28,7 +31,8 @@ export interface RecorderOptions {
   maxBuffer?: number;
 }
 
-type Deps = Pick<AppDeps, "db" | "log">;
+/** With a registry (the app's deps), written events reach plugins' afterEvents hooks. */
+type Deps = Pick<AppDeps, "db" | "log"> & Partial<EventDeps>;
 
 export class EventRecorder {
   readonly #deps: Deps;
@@ -86,7 +90,9 @@ export class EventRecorder {
       while (this.#buffer.length) {
         const batch = this.#buffer.splice(0, this.#batch);
         try {
-          this.written += await writeEvents(this.#deps, batch);
+          const rows = await writeEventRows(this.#deps, batch);
+          this.written += rows.length;
+          await emitTracking(this.#deps, rows);
         } catch (e) {
           this.#deps.log.error("tracking events not written", {
             events: batch.length,
@@ -112,17 +118,31 @@ export class EventRecorder {
  * Returns how many events were stored.
  */
 export async function writeEvents(deps: Pick<AppDeps, "db">, batch: TrackingEvent[]) {
-  if (!batch.length) return 0;
+  return (await writeEventRows(deps, batch)).length;
+}
+
+/** A stored open or click, as writeEventRows returns it. */
+interface WrittenEvent {
+  tenant_id: string;
+  send_id: string;
+  queue_id: string;
+  kind: "open" | "click";
+  link: number | null;
+  url: string | null;
+  machine: boolean;
+  machine_reason: string | null;
+  created_at: Date;
+}
+
+/** writeEvents, returning the stored rows. */
+async function writeEventRows(
+  deps: Pick<AppDeps, "db">,
+  batch: TrackingEvent[],
+): Promise<WrittenEvent[]> {
+  if (!batch.length) return [];
   const col = <T>(f: (e: TrackingEvent) => T) => batch.map(f);
   return await deps.db.transaction().execute(async (trx) => {
-    const ins = await sql<{
-      tenant_id: string;
-      send_id: string;
-      queue_id: string;
-      kind: "open" | "click";
-      machine: boolean;
-      created_at: Date;
-    }>`
+    const ins = await sql<WrittenEvent>`
       insert into tracking_events (tenant_id, id, queue_id, send_id, person_id, kind, link, url,
         user_agent, ip, machine, machine_reason, created_at)
       select v.tenant_id, v.id, v.queue_id, q.send_id, q.person_id, v.kind, v.link, v.url,
@@ -136,7 +156,8 @@ export async function writeEvents(deps: Pick<AppDeps, "db">, batch: TrackingEven
         ${col((e) => e.reason)}::text[], ${col((e) => e.at.toISOString())}::timestamptz[])
         as v(tenant_id, id, queue_id, kind, link, url, user_agent, ip, machine, reason, at)
       join send_queue q on q.tenant_id = v.tenant_id and q.id = v.queue_id
-      returning tenant_id, send_id, queue_id, kind, machine, created_at`.execute(trx);
+      returning tenant_id, send_id, queue_id, kind, link, url, machine, machine_reason,
+        created_at`.execute(trx);
 
     const sends = new Map<string, Counters>();
     const counter = (tenant: string, send: string) => {
@@ -189,8 +210,46 @@ export async function writeEvents(deps: Pick<AppDeps, "db">, batch: TrackingEven
           as v(tenant_id, id, o, c, uo, uc, mo, mc)
         where s.tenant_id = v.tenant_id and s.id = v.id`.execute(trx);
     }
-    return ins.rows.length;
+    return ins.rows;
   });
+}
+
+/**
+ * Committed opens and clicks as "opened"/"clicked" for plugins' afterEvents. The recipients are
+ * read only when some plugin listens, so the pixel's write path pays nothing otherwise.
+ */
+async function emitTracking(deps: Deps, rows: WrittenEvent[]): Promise<void> {
+  if (!rows.length || !hasEventListeners(deps)) return;
+  const to = new Map<string, string>();
+  try {
+    for (const [tenantId, list] of groupBy(rows, (r) => r.tenant_id)) {
+      const ids = [...new Set(list.map((r) => r.queue_id))];
+      const q = await sql<{ id: string; address: string }>`select id, address from send_queue
+        where tenant_id = ${tenantId} and id = any(${ids}::uuid[])`.execute(deps.db);
+      for (const r of q.rows) to.set(`${tenantId}/${r.id}`, r.address);
+    }
+  } catch (e) {
+    // The events are stored: a failed lookup must not count them as lost.
+    deps.log.error("afterEvents: recipients of opens/clicks not read", { error: String(e) });
+    return;
+  }
+  await emitMailEvents(
+    deps,
+    rows.map((r): MailEvent => ({
+      tenantId: r.tenant_id,
+      type: r.kind === "open" ? "opened" : "clicked",
+      at: new Date(r.created_at),
+      sendId: r.send_id,
+      queueId: r.queue_id,
+      recipient: to.get(`${r.tenant_id}/${r.queue_id}`) ?? "",
+      details: r.kind === "open" ? { machine: r.machine, machine_reason: r.machine_reason } : {
+        url: r.url,
+        link: r.link === null ? null : Number(r.link),
+        machine: r.machine,
+        machine_reason: r.machine_reason,
+      },
+    })),
+  );
 }
 
 interface Counters {

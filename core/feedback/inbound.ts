@@ -3,6 +3,7 @@
 // recipient gets 550: this is no relay and no mailbox. Tokens are signed, so a forged address is
 // refused at RCPT before any data is read.
 import { SMTPServer, type SMTPServerAddress } from "smtp-server";
+import { listenSmtp, type RunningSmtpServer, smtpError } from "../smtp/server.ts";
 import { sql } from "kysely";
 import type { AppDeps } from "../deps.ts";
 import { type MessageRef, TokenSigner } from "./tokens.ts";
@@ -167,14 +168,7 @@ async function identify(
   return null;
 }
 
-export interface InboundServer {
-  port: number;
-  close(): Promise<void>;
-}
-
-function smtpError(code: number, text: string): Error {
-  return Object.assign(new Error(text), { responseCode: code });
-}
+export type InboundServer = RunningSmtpServer;
 
 /** Starts the inbound server; `port: 0` picks a free one (tests). */
 export async function startInbound(
@@ -227,14 +221,5 @@ export async function startInbound(
     },
   });
   server.on("error", (e: Error) => deps.log.warn("inbound smtp error", { error: String(e) }));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  const addr = server.server.address();
-  const port = addr && typeof addr === "object" ? addr.port : opts.port;
-  return {
-    port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return await listenSmtp(server, opts);
 }

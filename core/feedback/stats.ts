@@ -1,9 +1,10 @@
 // Statistics of a send and of a period: the counters kept on `sends` as outcomes and events are
 // recorded, plus what only the event tables can tell (uniques, human vs machine, the timeline).
 // Every query is by tenant and send (or period) through an index; nothing scans a whole table.
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../errors.ts";
+import { addDays, isTimeZone, startOfLocalDay } from "../time_zone.ts";
 
 type Deps = Pick<AppDeps, "db">;
 
@@ -127,13 +128,17 @@ export interface TimelinePoint {
 
 /**
  * Opens and clicks per hour (or per day when the events span more than four days), human and
- * machine apart. Buckets without events are filled with zeros so a chart's x-axis is even.
+ * machine apart. Buckets are the reader's hours and days (timeZone; days begin at local
+ * midnight, whatever the DST), and buckets without events are filled with zeros so a chart's
+ * x-axis is even.
  */
 export async function sendTimeline(
   deps: Deps,
   tenantId: string,
   sendId: string,
+  opts: { timeZone?: string } = {},
 ): Promise<{ unit: "hour" | "day"; points: TimelinePoint[] }> {
+  const tz = opts.timeZone && isTimeZone(opts.timeZone) ? opts.timeZone : "UTC";
   const span = await sql<{ first: Date | null; last: Date | null }>`
     select min(created_at) as first, max(created_at) as last from tracking_events
     where tenant_id = ${tenantId} and send_id = ${sendId}`.execute(deps.db);
@@ -143,31 +148,35 @@ export async function sendTimeline(
   const unit = new Date(last).getTime() - new Date(first).getTime() > 4 * 86_400_000
     ? "day"
     : "hour";
-  const step = unit === "day" ? 86_400 : 3_600;
-  const r = await sql<{ at: string | number; kind: string; machine: boolean; n: string | number }>`
-    select floor(extract(epoch from created_at) / ${step}) * ${step} as at, kind, machine,
-      count(*) as n
-    from tracking_events where tenant_id = ${tenantId} and send_id = ${sendId}
-    group by 1, 2, 3 order by 1`.execute(deps.db);
-  const utc = (epochSeconds: string | number) => Number(epochSeconds) * 1000;
-  const byTime = new Map<number, TimelinePoint>();
-  for (const e of r.rows) {
-    const at = utc(e.at);
-    const p = byTime.get(at) ??
-      { at: new Date(at), opens: 0, clicks: 0, machineOpens: 0, machineClicks: 0 };
-    const n = Number(e.n);
-    if (e.kind === "open") e.machine ? (p.machineOpens += n) : (p.opens += n);
-    else e.machine ? (p.machineClicks += n) : (p.clicks += n);
-    byTime.set(at, p);
-  }
-  const times = [...byTime.keys()].sort((a, b) => a - b);
-  const points: TimelinePoint[] = [];
-  for (let t = times[0]!; t <= times[times.length - 1]!; t += step * 1000) {
-    points.push(
-      byTime.get(t) ?? { at: new Date(t), opens: 0, clicks: 0, machineOpens: 0, machineClicks: 0 },
-    );
-    if (points.length > 2_000) break;
-  }
+  // Truncated on the local wall clock, the series walks local time (a DST day keeps one
+  // bucket), and each bucket start is turned back into an instant.
+  const r = await sql<{
+    at: string | number;
+    opens: string | number;
+    clicks: string | number;
+    machine_opens: string | number;
+    machine_clicks: string | number;
+  }>`
+    with e as (
+      select date_trunc(${unit}, created_at at time zone ${tz}) as local, kind, machine
+      from tracking_events where tenant_id = ${tenantId} and send_id = ${sendId}
+    ), buckets as (
+      select generate_series(min(local), max(local), ${`1 ${unit}`}::interval) as local from e
+    )
+    select extract(epoch from (b.local at time zone ${tz})) as at,
+      count(e.kind) filter (where e.kind = 'open' and not e.machine) as opens,
+      count(e.kind) filter (where e.kind = 'click' and not e.machine) as clicks,
+      count(e.kind) filter (where e.kind = 'open' and e.machine) as machine_opens,
+      count(e.kind) filter (where e.kind = 'click' and e.machine) as machine_clicks
+    from buckets b left join e on e.local = b.local
+    group by b.local order by b.local limit 2001`.execute(deps.db);
+  const points = r.rows.map((p) => ({
+    at: new Date(Number(p.at) * 1000),
+    opens: Number(p.opens),
+    clicks: Number(p.clicks),
+    machineOpens: Number(p.machine_opens),
+    machineClicks: Number(p.machine_clicks),
+  }));
   return { unit, points };
 }
 
@@ -244,12 +253,17 @@ export interface PeriodStats {
   machineClicks: number;
 }
 
-/** Totals over the sends started in [from, to), test sends left out. */
+/**
+ * Totals over the sends started in [from, to), test sends left out. `onlySends` narrows them to
+ * the ids a subquery yields (e.g. the sends of some mailings); it must select one send id column
+ * and be scoped to the tenant itself.
+ */
 export async function periodStats(
   deps: Deps,
   tenantId: string,
   from: Date,
   to: Date,
+  opts: { onlySends?: RawBuilder<unknown> } = {},
 ): Promise<PeriodStats> {
   const r = await sql<Record<keyof PeriodStats, string | number>>`
     select count(*) as "sends", coalesce(sum(total), 0) as "recipients",
@@ -262,9 +276,72 @@ export async function periodStats(
       coalesce(sum(machine_opens), 0) as "machineOpens",
       coalesce(sum(machine_clicks), 0) as "machineClicks"
     from sends where tenant_id = ${tenantId} and started_at >= ${from} and started_at < ${to}
-      and not coalesce(is_test, false)`.execute(deps.db);
+      and not coalesce(is_test, false) and stream is null
+      ${opts.onlySends ? sql`and id in (${opts.onlySends})` : sql``}`.execute(deps.db);
   const row = r.rows[0]!;
   const out = {} as PeriodStats;
   for (const [k, v] of Object.entries(row)) out[k as keyof PeriodStats] = Number(v);
   return out;
+}
+
+export interface DayStats {
+  /** The reader's calendar day, YYYY-MM-DD. */
+  day: string;
+  /** Sends started that day (test sends left out) and their messages accepted so far. */
+  sends: number;
+  sent: number;
+  /** Opens and clicks that day (of the period's sends): people and machines apart. */
+  opens: number;
+  clicks: number;
+  machine: number;
+}
+
+/** The longest period shown day by day. */
+export const MAX_PERIOD_DAYS = 366;
+
+/**
+ * The period's figures day by day, days being the reader's (timeZone): an event at 23:30 UTC
+ * falls on the next day in Helsinki. Only the sends started in the period are read, so the
+ * events are found through their send's index, never by scanning all of a tenant's events.
+ */
+export async function periodDaily(
+  deps: Deps,
+  tenantId: string,
+  period: { from: string; to: string; timeZone: string },
+): Promise<DayStats[]> {
+  const tz = isTimeZone(period.timeZone) ? period.timeZone : "UTC";
+  const from = startOfLocalDay(period.from, tz);
+  const to = startOfLocalDay(addDays(period.to, 1), tz);
+  const [sends, events] = await Promise.all([
+    sql<{ day: string; sends: string | number; sent: string | number }>`
+      select to_char(started_at at time zone ${tz}, 'YYYY-MM-DD') as day, count(*) as sends,
+        coalesce(sum(sent), 0) as sent
+      from sends where tenant_id = ${tenantId} and started_at >= ${from} and started_at < ${to}
+        and not coalesce(is_test, false) and stream is null
+      group by 1`.execute(deps.db),
+    sql<{ day: string; kind: string; machine: boolean; n: string | number }>`
+      select to_char(e.created_at at time zone ${tz}, 'YYYY-MM-DD') as day, e.kind, e.machine,
+        count(*) as n
+      from sends s join tracking_events e on e.tenant_id = s.tenant_id and e.send_id = s.id
+      where s.tenant_id = ${tenantId} and s.started_at >= ${from} and s.started_at < ${to}
+        and not coalesce(s.is_test, false) and s.stream is null
+        and e.created_at >= ${from} and e.created_at < ${to}
+      group by 1, 2, 3`.execute(deps.db),
+  ]);
+  const days = new Map<string, DayStats>();
+  for (let d = period.from, i = 0; d <= period.to && i < MAX_PERIOD_DAYS; d = addDays(d, 1), i++) {
+    days.set(d, { day: d, sends: 0, sent: 0, opens: 0, clicks: 0, machine: 0 });
+  }
+  for (const r of sends.rows) {
+    const d = days.get(r.day);
+    if (d) Object.assign(d, { sends: Number(r.sends), sent: Number(r.sent) });
+  }
+  for (const r of events.rows) {
+    const d = days.get(r.day);
+    if (!d) continue;
+    if (r.machine) d.machine += Number(r.n);
+    else if (r.kind === "open") d.opens += Number(r.n);
+    else d.clicks += Number(r.n);
+  }
+  return [...days.values()];
 }

@@ -69,6 +69,20 @@ export function prepareTracking(html: string): TrackedTemplate {
   };
 }
 
+/**
+ * The tracked anchors of a template in link order (the index a click token carries), with the
+ * anchor's other attributes: lets statistics say which link a click was on.
+ */
+export function trackedAnchors(html: string): { url: string; attributes: string }[] {
+  const out: { url: string; attributes: string }[] = [];
+  for (const m of html.matchAll(ANCHOR)) {
+    const href = m[2] ?? m[3] ?? "";
+    const attributes = `${m[1] ?? ""} ${m[4] ?? ""}`;
+    if (isTrackable(href, attributes)) out.push({ url: decodeEntities(href).trim(), attributes });
+  }
+  return out;
+}
+
 export interface TrackedUrls {
   links: string[];
   pixel: string;

@@ -11,8 +11,10 @@ import { AppError } from "../errors.ts";
 import { audit } from "../tenants/audit.ts";
 import { normalizeAddress } from "../people/address.ts";
 import { applyNoteEvents } from "./notes.ts";
+import { emitMailEvents, type EventDeps } from "./mail_events.ts";
 
-type Deps = Pick<AppDeps, "db" | "clock">;
+/** With a registry and log (the app's deps), unsubscribes from a message reach afterEvents. */
+type Deps = Pick<AppDeps, "db" | "clock"> & Partial<EventDeps>;
 type Db = Kysely<DB> | Transaction<DB>;
 
 export type UnsubscribeScope = { kind: "all" } | { kind: "type"; subscriptionTypeId: string };
@@ -52,7 +54,8 @@ export async function unsubscribe(
 ): Promise<{ created: boolean }> {
   const { tenantId, scope } = input;
   const now = deps.clock();
-  return await inTransaction(deps.db, async (trx) => {
+  let message: { sendId: string; recipient: string } | null = null;
+  const result = await inTransaction(deps.db, async (trx) => {
     let personId = input.personId ?? null;
     let address = input.address ? addressKey(input.address) : null;
     let sendId: string | null = null;
@@ -64,6 +67,7 @@ export async function unsubscribe(
       personId ??= q.person_id;
       address ??= addressKey(q.address);
       sendId = q.send_id;
+      message = { sendId: q.send_id, recipient: q.address };
     }
     if (personId) {
       if (!isUuid(personId)) throw new AppError("not_found");
@@ -123,6 +127,24 @@ export async function unsubscribe(
     }
     return { created: true };
   });
+  // Only when this call committed: inside a caller's transaction, the caller may still roll back.
+  if (result.created && message && input.queueId && !deps.db.isTransaction) {
+    const m: { sendId: string; recipient: string } = message;
+    await emitMailEvents(deps, [{
+      tenantId,
+      type: "unsubscribed",
+      at: now,
+      sendId: m.sendId,
+      queueId: input.queueId,
+      recipient: m.recipient,
+      details: {
+        scope: scope.kind,
+        subscription_type_id: scope.kind === "type" ? scope.subscriptionTypeId : null,
+        source: input.source,
+      },
+    }]);
+  }
+  return result;
 }
 
 /**
@@ -195,10 +217,11 @@ function sendTypeSql(tenantId: string, sendId: string) {
  */
 export function unsubscribedPredicate(
   tenantId: string,
-  sendId: string,
+  /** The send (its mailing's type is looked up), or the subscription type itself (or none). */
+  of: { sendId: string } | { typeId: string | null },
   refs: { personId: Expression<unknown>; addressKey: Expression<unknown> },
 ) {
-  const type = sendTypeSql(tenantId, sendId);
+  const type = "sendId" in of ? sendTypeSql(tenantId, of.sendId) : sql`${of.typeId}::uuid`;
   return sql<SqlBool>`(exists (select 1 from unsubscribes u
       where u.tenant_id = ${tenantId} and u.resubscribed_at is null and u.person_id is not null
         and u.person_id = ${refs.personId}
@@ -224,7 +247,7 @@ export async function unsubscribedQueueRows(
   const r = await sql<{ id: string }>`select q.id from send_queue q
     where q.tenant_id = ${tenantId} and q.id = any(${queueIds}::uuid[])
       and ${
-    unsubscribedPredicate(tenantId, sendId, {
+    unsubscribedPredicate(tenantId, { sendId }, {
       personId: sql.ref("q.person_id"),
       addressKey: sql`lower(q.address)`,
     })
@@ -236,17 +259,16 @@ export async function unsubscribedQueueRows(
 export async function unsubscribedAddresses(
   db: Db,
   tenantId: string,
-  sendId: string,
+  of: { sendId: string } | { typeId: string | null },
   keys: string[],
 ): Promise<Set<string>> {
   if (!keys.length) return new Set();
+  const type = "sendId" in of ? sendTypeSql(tenantId, of.sendId) : sql`${of.typeId}::uuid`;
   const r = await sql<{ address: string }>`
     select distinct u.address from unsubscribes u
     where u.tenant_id = ${tenantId} and u.resubscribed_at is null and u.address is not null
       and u.address in (${sql.join(keys)})
-      and (u.subscription_type_id is null or u.subscription_type_id = ${
-    sendTypeSql(tenantId, sendId)
-  })`
+      and (u.subscription_type_id is null or u.subscription_type_id = ${type})`
     .execute(db);
   return new Set(r.rows.map((x) => x.address));
 }

@@ -147,10 +147,17 @@ export function actorOf(c: Context): string {
   }
 }
 
-/** Gates a plugin's routes: tenants without it get 403 plugin_not_enabled. */
+/**
+ * Gates a plugin's routes: tenants without it get 403 plugin_not_enabled. The API key scope is
+ * each route's own check (requireTenant in the handler): a send-only key must reach a plugin's
+ * sending route, which a method-based default ("write" for POST) would refuse.
+ */
 export function requirePlugin(name: string): MiddlewareHandler {
   return async function requirePlugin(c, next) {
-    requireTenant(c);
+    const auth = c.get("auth");
+    if (!auth) throw new AppError("unauthenticated");
+    if (auth.kind !== "user" && auth.kind !== "api_key") throw new AppError("forbidden");
+    if (auth.tenant.status === "suspended") throw new AppError("tenant_suspended");
     if (!c.get("plugins").has(name)) throw new AppError("plugin_not_enabled", { plugin: name });
     await next();
   };

@@ -1,16 +1,19 @@
 // The one message catalogue: every user-facing string, per language, with locale-aware formatting.
 import { en, type MessageKey } from "./en.ts";
+import { sv } from "./sv.ts";
+import { fi } from "./fi.ts";
+import { da } from "./da.ts";
 
 export type { MessageKey };
 export const LOCALES = ["en", "sv", "fi", "da"] as const;
 export type Locale = (typeof LOCALES)[number];
 
-// Swedish, Finnish and Danish follow English; until a key is translated, English is shown.
+// A key not yet translated into Swedish, Finnish or Danish is shown in English.
 const catalogues: Record<Locale, Record<string, string>> = {
   en: { ...en },
-  sv: {},
-  fi: {},
-  da: {},
+  sv: { ...sv } as Record<string, string>,
+  fi: { ...fi } as Record<string, string>,
+  da: { ...da } as Record<string, string>,
 };
 
 /** Adds a plugin's strings as "<prefix>.<key>" (called once per plugin at boot). */
@@ -94,6 +97,25 @@ export function formatDateTime(date: Date, locale: Locale, timeZone: string): st
   return f.format(date);
 }
 
+const dayFormats = new Map<Locale, Intl.DateTimeFormat>();
+
+/** A calendar day (YYYY-MM-DD, already the reader's) as the locale writes it, with weekday. */
+export function formatDay(day: string, locale: Locale): string {
+  let f = dayFormats.get(locale);
+  if (!f) {
+    // The day is a calendar date, not an instant: formatted at UTC so no zone can shift it.
+    f = new Intl.DateTimeFormat(intlLocale(locale), {
+      weekday: "short",
+      day: "numeric",
+      month: "short",
+      year: "numeric",
+      timeZone: "UTC",
+    });
+    dayFormats.set(locale, f);
+  }
+  return f.format(new Date(`${day}T00:00:00Z`));
+}
+
 const numberFormats = new Map<Locale, Intl.NumberFormat>();
 
 export function formatNumber(n: number, locale: Locale): string {
@@ -119,4 +141,15 @@ export function formatPercent(fraction: number, locale: Locale): string {
 
 function intlLocale(locale: Locale): string {
   return { en: "en-GB", sv: "sv-SE", fi: "fi-FI", da: "da-DK" }[locale];
+}
+
+/**
+ * The label of a reason a recipient was left out of a send: the core's ("unsubscribed") or a
+ * plugin's ("<plugin>.<reason>", labelled by the plugin's message "exclusion.<reason>").
+ */
+export function exclusionLabel(locale: Locale, reason: string): string {
+  const dot = reason.indexOf(".");
+  return dot < 0
+    ? t(locale, `sends.excluded.${reason}`)
+    : t(locale, `${reason.slice(0, dot)}.exclusion.${reason.slice(dot + 1)}`);
 }

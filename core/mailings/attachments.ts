@@ -203,6 +203,14 @@ export async function deleteAttachment(
       updated_by: actor,
       updated_at: now,
     })).where("tenant_id", "=", tenantId).where("id", "=", mailingId).execute();
+    await audit(trx, {
+      tenantId,
+      actor,
+      action: "mailing.attachment_delete",
+      target: mailingId,
+      details: { attachment: attachmentId },
+      at: now,
+    });
   });
 }
 

@@ -254,6 +254,45 @@ export async function addDesignVersion(
   });
 }
 
+export const DefaultDesignSave = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  mjml: Mjml,
+});
+export type DefaultDesignSave = z.input<typeof DefaultDesignSave>;
+
+/**
+ * Sets up a tenant's default design for it (the operator's way to give a Light tenant its one
+ * design): creates it, named `name`, when the tenant has none, else saves the source as a new
+ * version of the default. Validation, versioning and the audit entry are the ordinary ones.
+ */
+export async function saveDefaultDesign(
+  deps: Deps,
+  tenantId: string,
+  input: DefaultDesignSave,
+  actor: string,
+): Promise<{ template: DesignTemplateRow; version: number; created: boolean }> {
+  const v = DefaultDesignSave.parse(input);
+  const current = (await listDesignTemplates(deps, tenantId)).find((x) => x.is_default);
+  if (current) {
+    const version = await addDesignVersion(deps, tenantId, current.id, { mjml: v.mjml }, actor);
+    const template = await findTemplate(deps.db, tenantId, current.id);
+    return { template, version: version.version, created: false };
+  }
+  if (!v.name) {
+    throw new AppError("validation", {}, [{ path: "name", code: "required", message: "" }]);
+  }
+  const template = await createDesignTemplate(
+    deps,
+    tenantId,
+    { name: v.name, mjml: v.mjml },
+    actor,
+    {
+      multiple: false,
+    },
+  );
+  return { template, version: 1, created: true };
+}
+
 function archivedIssue(): FieldIssue[] {
   return [{ path: "id", code: "design_archived", message: "" }];
 }

@@ -53,7 +53,8 @@ export const MailingQuery = z.object({
   q: z.string().max(200).optional(),
 });
 
-const SUMMARY_COLUMNS = [
+/** The columns of a mailing in lists (no body). */
+export const SUMMARY_COLUMNS = [
   "id",
   "status",
   "version",
@@ -136,6 +137,15 @@ async function toColumns(db: Db, tenantId: string, input: z.output<typeof Mailin
   if (input.recipients !== undefined) out.recipients = jsonb(input.recipients);
   for (const key of ["design_template_version_id", "content_template_id"] as const) {
     if (input[key] !== undefined) out[key] = input[key];
+  }
+  // Another tenant's (or a made-up) design version would fail only at send time: refuse it now.
+  if (input.design_template_version_id) {
+    const found = await db.selectFrom("design_template_versions").select("id")
+      .where("tenant_id", "=", tenantId).where("id", "=", input.design_template_version_id)
+      .executeTakeFirst();
+    if (!found) {
+      issues.push({ path: "design_template_version_id", code: "not_found", message: "" });
+    }
   }
   if (input.subscription_type_id !== undefined) {
     out.subscription_type_id = input.subscription_type_id;
@@ -227,6 +237,12 @@ export async function patchMailing(
         updated_by: cur.updated_by,
         updated_at: cur.updated_at.toISOString(),
       } as FieldIssue]);
+    }
+    // Plugins' send options are set through the plugins: recipients saved without them (the
+    // compose form) keep the ones the mailing has.
+    if (fields.recipients && fields.recipients.plugins === undefined) {
+      const kept = (cur.recipients as { plugins?: Record<string, unknown> } | null)?.plugins;
+      if (kept) fields.recipients = { ...fields.recipients, plugins: kept };
     }
     const cols = await toColumns(trx, tenantId, fields);
     await trx.updateTable("mailings").set({

@@ -2,6 +2,8 @@
 // fallbacks (`{{firstname default="friend"}}`), and the helpers a render environment installs.
 import Handlebars from "handlebars";
 import { AppError } from "../errors.ts";
+import { safeUrl } from "./sanitize.ts";
+import { isDataNamespace } from "./data_namespaces.ts";
 
 type Node = hbs.AST.Node;
 type Mustache = hbs.AST.MustacheStatement;
@@ -22,7 +24,16 @@ export const PERSON_FIELDS = [
   "email",
 ] as const; // deno-fmt-ignore
 
-const BUILT_IN_HELPERS = new Set(["if", "unless", "each", "with", "lookup", "log", "else"]);
+const BUILT_IN_HELPERS = new Set([
+  "if",
+  "unless",
+  "each",
+  "with",
+  "lookup",
+  "log",
+  "else",
+  "safe_url",
+]);
 const DEFAULT_HELPER = "skicka_default";
 
 export interface FieldUse {
@@ -55,9 +66,10 @@ function fallbackOf(node: Mustache): string | null {
   return null;
 }
 
-function walk(node: Node | undefined | null, visit: (n: Node) => void) {
+/** Visits every node; a visitor answering false keeps the walk out of that node's children. */
+function walk(node: Node | undefined | null, visit: (n: Node) => void | boolean) {
   if (!node) return;
-  visit(node);
+  if (visit(node) === false) return;
   const n = node as unknown as Record<string, unknown>;
   for (const key of ["body", "params", "program", "inverse", "hash", "pairs", "value"]) {
     const child = n[key];
@@ -83,9 +95,15 @@ export function findMergeFields(sources: { path: string; source: string }[]): Fi
     found.set(name, (found.get(name) ?? true) && withDefault);
   };
   for (const { path, source } of sources) {
-    walk(parse(source, path), (n) => {
+    walk(parse(source, path), function visit(n): void | boolean {
       if (n.type === "PartialStatement" || n.type === "PartialBlockStatement") {
         throw new AppError("validation", {}, [{ path, code: "merge_partial", message: "" }]);
+      }
+      // {{#each <plugin>.…}}: the plugin fills it at send time and the fields inside are its
+      // items', not the person's; only the else branch runs in the person's context.
+      if (overPluginData(n)) {
+        walk((n as hbs.AST.BlockStatement).inverse, visit);
+        return false;
       }
       if (n.type === "MustacheStatement" || n.type === "SubExpression") {
         const m = n as Mustache;
@@ -105,6 +123,16 @@ export function findMergeFields(sources: { path: string; source: string }[]): Fi
     });
   }
   return [...found].map(([name, has_default]) => ({ name, has_default, kind: kindOf(name) }));
+}
+
+function overPluginData(n: Node): boolean {
+  if (n.type !== "BlockStatement") return false;
+  const b = n as hbs.AST.BlockStatement;
+  const helper = (b.path as hbs.AST.PathExpression).original;
+  const arg = b.params[0];
+  return (helper === "each" || helper === "with") && arg?.type === "PathExpression" &&
+    (arg as hbs.AST.PathExpression).parts.length > 1 &&
+    isDataNamespace((arg as hbs.AST.PathExpression).parts[0]!);
 }
 
 function kindOf(name: string): FieldUse["kind"] {
@@ -161,6 +189,8 @@ export function expandFallbacks(source: string, mode: "html" | "text"): string {
  * an unknown helper with only a default.
  */
 export function installMergeHelpers(hb: typeof Handlebars): void {
+  // A URL attribute made of a merge field (sanitize.ts guardMergedUrls) renders through this.
+  hb.registerHelper("safe_url", safeUrl);
   hb.registerHelper(
     DEFAULT_HELPER,
     (value: unknown, fallback: unknown) =>

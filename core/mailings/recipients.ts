@@ -1,47 +1,61 @@
 // Who a mailing reaches, counted in SQL before sending: the total after dedupe, the exclusions by
-// reason (the same rules as expandSend in send/queue.ts), and which merge fields will not
+// reason (the same SQL as expandSend, from send/expansion.ts), and which merge fields will not
 // resolve for how many recipients. The audience is never loaded into memory.
-import { type Expression, type Kysely, type RawBuilder, sql, type SqlBool } from "kysely";
+import { type Kysely, type RawBuilder, sql, type SqlBool } from "kysely";
 import type { AppDeps } from "../deps.ts";
 import type { DB } from "../db/schema.ts";
 import { normalizeAddress } from "../people/address.ts";
-import { audiencePredicate } from "../people/segments.ts";
 import type { Audience, ExclusionReason } from "../send/queue.ts";
+import { candidatesSql, collectRules, mailingSendKind, selectedSql } from "../send/expansion.ts";
+import { unsubscribedAddresses, unsubscribedPredicate } from "../feedback/unsubscribe.ts";
 import { type FieldUse, findMergeFields } from "./merge_fields.ts";
 
 type Db = Kysely<DB>;
 
-/**
- * The candidate persons of an audience with their primary address and the reason each is
- * excluded (null: will be sent to), as expandSend decides it. Null when no person source.
- */
+/** The candidates as expandSend decides them, with the tenant's plugins' rules. */
 async function candidates(
-  db: Db,
+  deps: CountDeps,
   tenantId: string,
   audience: Audience,
-): Promise<RawBuilder<unknown> | null> {
-  const reach = await audiencePredicate(db, tenantId, {
-    segments: audience.segments,
-    lists: audience.lists,
-    persons: audience.persons,
-  });
-  if (!reach) return null;
-  const exclude = audience.exclude_segments.length
-    ? await audiencePredicate(db, tenantId, { segments: audience.exclude_segments })
+  opts: { subscriptionTypeId?: string | null; mailingId?: string | null; personColumns?: boolean },
+) {
+  const kind = mailingSendKind(audience);
+  const rules = await collectRules(deps, {
+    tenantId,
+    kind,
+    mailingId: opts.mailingId ?? null,
+    sendId: null,
+    at: deps.clock?.() ?? new Date(),
+  }, audience);
+  const unsubscribed = kind === "mass"
+    ? unsubscribedPredicate(tenantId, { typeId: opts.subscriptionTypeId ?? null }, {
+      personId: sql.ref("p.id"),
+      addressKey: sql.ref("a.address_key"),
+    })
     : sql<SqlBool>`false`;
-  return sql`
-    select p.*, a.address,
-      case
-        when p.status <> 'active' then 'inactive'
-        when ${exclude as Expression<SqlBool>} then 'excluded_segment'
-        when a.address is null then 'no_address'
-        when a.undeliverable_at is not null then 'undeliverable'
-      end as reason
-    from persons p
-    left join person_addresses a
-      on a.tenant_id = p.tenant_id and a.person_id = p.id and a.is_primary
-    where p.tenant_id = ${tenantId} and ${reach}`;
+  const cand = await candidatesSql(deps.db, tenantId, audience, {
+    unsubscribed,
+    rules,
+    personColumns: opts.personColumns,
+  });
+  return {
+    cand,
+    selected: selectedSql(rules),
+    /** Raw addresses unsubscribed from this mailing's type (mass mail only), as expandSend. */
+    unsubscribed: (keys: string[]) =>
+      kind === "mass"
+        ? unsubscribedAddresses(
+          deps.db,
+          tenantId,
+          { typeId: opts.subscriptionTypeId ?? null },
+          keys,
+        )
+        : Promise.resolve(new Set<string>()),
+  };
 }
+
+/** Enough of AppDeps to count: the registry lets the tenant's plugins add their rules. */
+export type CountDeps = Pick<AppDeps, "db"> & Partial<Pick<AppDeps, "registry" | "clock">>;
 
 export interface RecipientCount {
   /** Messages the send will queue: persons once each, plus raw addresses not already reached. */
@@ -54,36 +68,62 @@ export interface RecipientCount {
 
 /** Counts as expandSend would queue, without queuing. */
 export async function countRecipients(
-  deps: Pick<AppDeps, "db">,
+  deps: CountDeps,
   tenantId: string,
   audience: Audience,
+  opts: { subscriptionTypeId?: string | null; mailingId?: string | null } = {},
 ): Promise<RecipientCount> {
   const excluded: Partial<Record<ExclusionReason, number>> = {};
   let persons = 0;
-  const cand = await candidates(deps.db, tenantId, audience);
+  const { cand, selected, unsubscribed } = await candidates(deps, tenantId, audience, opts);
   if (cand) {
+    // Without a sample one pass counts everything; a sample needs the eligible rows twice.
     const rows = await sql<{ reason: string | null; n: number }>`
       with cand as (${cand})
-      select reason, count(*)::int as n from cand group by reason`.execute(deps.db);
+      ${
+      selected.sampleReason
+        ? sql`select reason, count(*)::int as n from cand where reason is not null group by reason
+          union all select null, count(*)::int from (${selected.sql}) s
+          union all select '', count(*)::int from cand where reason is null`
+        : sql`select reason, count(*)::int as n from cand group by reason`
+    }`.execute(deps.db);
+    let eligible = 0;
     for (const r of rows.rows) {
       if (r.reason === null) persons = Number(r.n);
+      else if (r.reason === "") eligible = Number(r.n);
       else excluded[r.reason as ExclusionReason] = Number(r.n);
     }
+    if (selected.sampleReason && eligible > persons) {
+      excluded[selected.sampleReason as ExclusionReason] = eligible - persons;
+    }
   }
-  const raw = await rawAddresses(deps.db, tenantId, audience, cand);
+  const raw = await rawAddresses(
+    deps.db,
+    tenantId,
+    audience,
+    cand && sql`with cand as (${cand}) ${selected.sql}`,
+    unsubscribed,
+  );
   if (raw.invalid) excluded.invalid_address = raw.invalid;
   if (raw.undeliverable) {
     excluded.undeliverable = (excluded.undeliverable ?? 0) + raw.undeliverable;
   }
+  if (raw.unsubscribed) {
+    excluded.unsubscribed = (excluded.unsubscribed ?? 0) + raw.unsubscribed;
+  }
   return { total: persons + raw.fresh.length, persons, addresses: raw.fresh.length, excluded };
 }
 
-/** Raw addresses split as expandSend does: invalid, already reached, undeliverable, fresh. */
+/**
+ * Raw addresses split as expandSend does: invalid, already reached (`reached`: the persons that
+ * will be sent to, person_id and address), undeliverable, fresh.
+ */
 async function rawAddresses(
   db: Db,
   tenantId: string,
   audience: Audience,
-  cand: RawBuilder<unknown> | null,
+  reached: RawBuilder<unknown> | null,
+  unsubscribedOf: (keys: string[]) => Promise<Set<string>>,
 ) {
   const seen = new Set<string>();
   let invalid = 0;
@@ -96,14 +136,14 @@ async function rawAddresses(
       valid.push(a);
     }
   }
-  if (!valid.length) return { invalid, undeliverable: 0, fresh: [] as typeof valid };
+  if (!valid.length) {
+    return { invalid, undeliverable: 0, unsubscribed: 0, fresh: [] as typeof valid };
+  }
   const keys = valid.map((a) => a.key);
-  const reached = cand
+  const already = reached
     ? new Set(
-      (await sql<{ k: string }>`with cand as (${cand})
-        select lower(address) as k from cand
-        where reason is null and lower(address) in (${sql.join(keys)})`.execute(db)).rows
-        .map((r) => r.k),
+      (await sql<{ k: string }>`select lower(address) as k from (${reached}) s
+        where lower(address) in (${sql.join(keys)})`.execute(db)).rows.map((r) => r.k),
     )
     : new Set<string>();
   const blocked = new Set(
@@ -111,8 +151,12 @@ async function rawAddresses(
       .where("tenant_id", "=", tenantId).where("address_key", "in", keys)
       .where("undeliverable_at", "is not", null).execute()).map((r) => r.address_key),
   );
-  const fresh = valid.filter((a) => !reached.has(a.key) && !blocked.has(a.key));
-  return { invalid, undeliverable: blocked.size, fresh };
+  const unsub = await unsubscribedOf(keys);
+  const fresh = valid.filter((a) =>
+    !already.has(a.key) && !blocked.has(a.key) && !unsub.has(a.key)
+  );
+  const unsubscribed = [...unsub].filter((k) => !blocked.has(k)).length;
+  return { invalid, undeliverable: blocked.size, unsubscribed, fresh };
 }
 
 /** The SQL value of a person field (empty string when unset); null for fields always set. */
@@ -159,9 +203,16 @@ export interface MergeReport {
  * field); raw-address recipients have no person data and count as missing every person field.
  */
 export async function mergeFieldReport(
-  deps: Pick<AppDeps, "db">,
+  deps: CountDeps,
   tenantId: string,
-  mailing: { subject: string; preheader: string; body_html: string; recipients: Audience },
+  mailing: {
+    id?: string;
+    subject: string;
+    preheader: string;
+    body_html: string;
+    recipients: Audience;
+    subscription_type_id?: string | null;
+  },
 ): Promise<MergeReport> {
   const uses = findMergeFields([
     { path: "subject", source: mailing.subject },
@@ -173,7 +224,11 @@ export async function mergeFieldReport(
       .execute()).map((r) => r.key),
   );
   const personFields = uses.filter((u) => u.kind !== "system" && fieldValue(u.name) !== null);
-  const cand = await candidates(deps.db, tenantId, mailing.recipients);
+  const { cand, selected, unsubscribed } = await candidates(deps, tenantId, mailing.recipients, {
+    subscriptionTypeId: mailing.subscription_type_id,
+    mailingId: mailing.id,
+    personColumns: true,
+  });
   const missingByField = new Map<string, number>();
   let persons = 0;
   if (cand) {
@@ -182,11 +237,21 @@ export async function mergeFieldReport(
     );
     const row = (await sql<Record<string, number>>`with cand as (${cand})
       select ${sql.join([sql`count(*)::int as n`, ...counts])}
-      from cand p where reason is null`.execute(deps.db)).rows[0] ?? {};
+      from cand p where reason is null${
+      selected.sampleReason
+        ? sql` and p.person_id in (select person_id from (${selected.sql}) s)`
+        : sql``
+    }`.execute(deps.db)).rows[0] ?? {};
     persons = Number(row.n ?? 0);
     personFields.forEach((u, i) => missingByField.set(u.name, Number(row[`f${i}`] ?? 0)));
   }
-  const raw = await rawAddresses(deps.db, tenantId, mailing.recipients, cand);
+  const raw = await rawAddresses(
+    deps.db,
+    tenantId,
+    mailing.recipients,
+    cand && sql`with cand as (${cand}) ${selected.sql}`,
+    unsubscribed,
+  );
   const withPerson = raw.fresh.length
     ? Number(
       (await deps.db.selectFrom("person_addresses").select((eb) => eb.fn.countAll().as("n"))

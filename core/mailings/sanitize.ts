@@ -135,14 +135,41 @@ const OPTIONS: sanitizeHtml.IOptions = {
  * be able to close the attribute, add one, or carry a `javascript:` URL past the scheme check.
  */
 const MERGE_TAG =
-  /\{\{\s*(?:[#/]?(?:if|unless)\b[^{}<>"'=]*|else|[A-Za-z_][\w.]*(?:\s+default=(?:"[^"'{}<>:=&`\\]*"|'[^"'{}<>:=&`\\]*'))?)\s*\}\}/g;
+  /\{\{\s*(?:[#/]?(?:if|unless)\b[^{}<>"'=]*|else|safe_url\s+(?:this\.)?[A-Za-z_][\w.]*|[A-Za-z_][\w.]*(?:\s+default=(?:"[^"'{}<>:=&`\\]*"|'[^"'{}<>:=&`\\]*'))?)\s*\}\}/g;
+
+/** Skicka's own system links: signed URLs the render stage writes, safe as they are. */
+const SYSTEM_URL = /^\{\{\s*(?:unsubscribe_url|view_in_browser_url)\s*\}\}$/;
+/** A URL that is one field (href="{{link}}"): kept, but checked per recipient by safe_url. */
+const FIELD_URL = /^\{\{\s*(?:safe_url\s+)?((?:this\.)?[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}$/;
+/**
+ * A URL whose scheme and host are written out before its first merge tag: data then only fills
+ * a path, query or fragment (https://uni.example/event?id={{member_no}}), or a mailto address.
+ */
+const FIXED_ORIGIN = /^(?:https?:\/\/[^/?#{}"\s]+[/?#]|mailto:)[^{]*\{\{/i;
+const URL_ATTR = /\s(href|src)="([^"]*)"/g;
 
 /**
- * A link or image whose URL starts with a merge tag takes its scheme from recipient data, which
- * the scheme allowlist never saw; only Skicka's own system links may do that.
+ * Merge tags in a link or image URL: the scheme allowlist never saw what they will hold, so a
+ * URL made of a field is rendered through safe_url (http(s) and mailto only, per recipient),
+ * one with a written-out origin keeps its tags, and any other is dropped — whatever block or
+ * comment surrounds it, since the check happens where the value is known.
  */
-const MERGED_URL =
-  /\s(?:href|src)="\s*\{\{(?!\s*(?:unsubscribe_url|view_in_browser_url)\s*\}\})[^"]*"/g;
+function guardMergedUrls(html: string): string {
+  return html.replace(URL_ATTR, (attr, name: string, value: string) => {
+    if (!value.includes("{{")) return attr;
+    const v = value.trim();
+    if (SYSTEM_URL.test(v)) return attr;
+    const field = FIELD_URL.exec(v);
+    if (field) return ` ${name}="{{safe_url ${field[1]}}}"`;
+    return FIXED_ORIGIN.test(v) ? attr : "";
+  });
+}
+
+/** The render-time half of guardMergedUrls: a merged URL that is not http(s) or mailto is "". */
+export function safeUrl(value: unknown): string {
+  const s = typeof value === "string" ? value.trim() : "";
+  return /^(?:https?:\/\/[^\s/?#]+|mailto:[^\s]+)/i.test(s) ? s : "";
+}
 
 /**
  * Cleans a mailing body: only allowlisted tags, attributes and style properties survive; no
@@ -157,7 +184,7 @@ export function sanitizeHtmlBody(html: string): string {
       kept.push(tag);
       return `\u2060MERGE${kept.length - 1}\u2060`;
     });
-  const clean = sanitizeHtml(marked, OPTIONS);
-  return clean.replace(/\u2060MERGE(\d+)\u2060/g, (whole, i: string) => kept[Number(i)] ?? whole)
-    .replace(MERGED_URL, "");
+  const clean = sanitizeHtml(marked, OPTIONS)
+    .replace(/\u2060MERGE(\d+)\u2060/g, (whole, i: string) => kept[Number(i)] ?? whole);
+  return guardMergedUrls(clean);
 }

@@ -1,6 +1,8 @@
 // The body sanitiser against an XSS corpus and real Word / Google Docs pastes.
 import assert from "node:assert/strict";
+import Handlebars from "handlebars";
 import { sanitizeHtmlBody } from "./sanitize.ts";
+import { installMergeHelpers } from "./merge_fields.ts";
 
 // Each must come out without anything that runs: no script, handler, javascript:/vbscript:,
 // non-image data: URL, frame, object, form or SVG.
@@ -53,11 +55,57 @@ Deno.test("sanitizeHtmlBody() leaves nothing executable from the XSS corpus", ()
   }
 });
 
-Deno.test("sanitizeHtmlBody() drops links and images whose URL is recipient data", () => {
+Deno.test("sanitizeHtmlBody() checks URLs made of merge fields per recipient; drops others", () => {
   const out = sanitizeHtmlBody(
-    '<a href="{{website}}">site</a><img src="{{ photo }}"><a href="https://u.example/?id={{id}}">ok</a>',
+    '<a href="{{website}}">site</a><img src="{{ photo }}"><a href="https://u.example/?id={{id}}">ok</a>' +
+      '<a href="java{{x}}">a</a><a href="https://{{host}}/x">b</a><a href="mailto:{{email}}">c</a>',
   );
-  assert.equal(out, '<a>site</a><img /><a href="https://u.example/?id={{id}}">ok</a>');
+  assert.equal(
+    out,
+    '<a href="{{safe_url website}}">site</a><img src="{{safe_url photo}}" />' +
+      '<a href="https://u.example/?id={{id}}">ok</a><a>a</a><a>b</a><a href="mailto:{{email}}">c</a>',
+  );
+  assert.equal(sanitizeHtmlBody(out), out, "sanitising twice changes nothing");
+});
+
+/** Sanitises, then renders as the send core does, with hostile recipient and feed data. */
+function render(body: string, data: Record<string, unknown>): string {
+  const hb = Handlebars.create();
+  installMergeHelpers(hb);
+  return hb.compile(sanitizeHtmlBody(body))(data);
+}
+
+Deno.test("no javascript: URL reaches the mail through merge data, however the body is written", () => {
+  const evil = "javascript:alert(document.domain)";
+  const data = {
+    link: evil,
+    title: evil,
+    x: "script:alert(1)",
+    rss: { news: { title: evil, items: [{ link: evil, title: evil }] } },
+  };
+  const bodies = [
+    '<a href="{{link}}">a</a>',
+    '{{! {{#each rss.news.items}} }}<a href="{{link}}">a</a>{{! {{/each}} }}',
+    '{{!-- {{#each rss.news.items}} --}}<a href="{{link}}">a</a>',
+    '\\{{#each rss.news.items}}<a href="{{link}}">a</a>\\{{/each}}',
+    '{{#each rss.news.items}}{{#with @root}}<a href="{{link}}">a</a>{{/with}}{{/each}}',
+    '{{#each rss.news.items}}<a href="{{title}}">t</a><a href="{{this.link}}">l</a>{{/each}}',
+    '{{#with rss.news}}<a href="{{title}}">t</a>{{/with}}',
+    '<a href="java{{x}}">a</a>',
+    '<img src="{{link}}">',
+  ];
+  for (const body of bodies) {
+    const html = render(body, data);
+    assert.doesNotMatch(html, /javascript:|href="[^"h#m]/i, `${body}\n→ ${html}`);
+  }
+  // A real URL in the data still comes through.
+  assert.match(
+    render('{{#each rss.news.items}}<a href="{{link}}">x</a>{{/each}}', {
+      rss: { news: { items: [{ link: "https://uni.example/news/1?a=1&b=2" }] } },
+    }),
+    // Handlebars escapes = and & in the value; a browser reads them back as written.
+    /href="https:\/\/uni\.example\/news\/1\?a&#x3D;1&amp;b&#x3D;2"/,
+  );
 });
 
 Deno.test("sanitizeHtmlBody() keeps ordinary formatting, links, images and merge tags", () => {

@@ -1,5 +1,6 @@
 // A mailing leaves the editor: preview as a recipient, test send to staff, and the real send —
 // content frozen (design + sanitised body + subject/preheader/from) into a send of the queue.
+import { mailingSendKind } from "../send/expansion.ts";
 import { convert } from "html-to-text";
 import { sql, type SqlBool } from "kysely";
 import type { AppDeps } from "../deps.ts";
@@ -29,6 +30,8 @@ import {
   type Mailing,
 } from "./mailings.ts";
 import { sanitizeHtmlBody } from "./sanitize.ts";
+import { transformTemplate } from "./template_hooks.ts";
+import { collectSendData } from "./send_data.ts";
 
 export const MAX_TEST_RECIPIENTS = 10;
 
@@ -66,8 +69,13 @@ export async function freezeContent(
   deps: AppDeps,
   tenantId: string,
   m: Mailing,
-  opts: { preview?: boolean } = {},
-): Promise<{ content: SendContent; designVersionId: string | null }> {
+  opts: { preview?: boolean; test?: boolean } = {},
+): Promise<{
+  content: SendContent;
+  designVersionId: string | null;
+  /** A plugin's veto (sendData hook): sendMailing then sends nothing. */
+  skip?: { plugin: string; reason: string };
+}> {
   // A preview shows a draft as it stands: no sender, subject or recipients needed yet.
   const from = opts.preview
     ? { name: m.from_name ?? "", address: m.from_address ?? "" }
@@ -90,7 +98,8 @@ export async function freezeContent(
     from,
     ...(m.reply_to ? { reply_to: m.reply_to } : {}),
     subject: expandFallbacks(m.subject, "text"),
-    html: design.html,
+    // Plugins rewrite the HTML here, once per send: the content is frozen right after.
+    html: await transformTemplate(deps, { tenantId, templateId: m.id }, design.html),
     // Not wrapped: a wrap computed on the template would fall mid-line once merged.
     text: convert(bodyHtml, { wordwrap: false }),
     ...(attachments.length
@@ -103,7 +112,15 @@ export async function freezeContent(
       }
       : {}),
   };
-  return { content, designVersionId: design.versionId };
+  // Plugins' send-wide merge data (feeds and the like): once per send, never per recipient.
+  const extra = await collectSendData(deps, {
+    tenantId,
+    mailingId: m.id,
+    content: { subject: content.subject, html: content.html, text: content.text },
+    preview: Boolean(opts.preview || opts.test),
+  });
+  if (Object.keys(extra.data).length) content.data = extra.data;
+  return { content, designVersionId: design.versionId, skip: extra.skip };
 }
 
 export type PreviewAs = { person_id: string } | { address: string };
@@ -161,7 +178,7 @@ function renderFor(content: SendContent, r: Recipient): Preview {
   const ctx = mergeContext({
     ...r,
     data: { unsubscribe_url: "#unsubscribe", view_in_browser_url: "#view-in-browser", ...r.data },
-  });
+  }, content.data);
   // Links as written (not tracked) and no pixel: a preview must not count as an open or click.
   ctx[LINKS_VAR] = compiled.rawLinks;
   ctx[PIXEL_VAR] = "";
@@ -196,7 +213,7 @@ export async function testSendMailing(
   if (issues.length) throw new AppError("validation", {}, issues);
   const m = await getMailing(deps, tenantId, mailingId);
   assertStatus(m, ["draft", "scheduled"]);
-  const { content } = await freezeContent(deps, tenantId, m);
+  const { content } = await freezeContent(deps, tenantId, m, { test: true });
   const merged = renderFor(
     content,
     await recipientFor(deps, tenantId, input.as ?? { address: to[0]! }),
@@ -224,13 +241,40 @@ export async function testSendMailing(
       actor,
       action: "mailing.test_send",
       target: m.id,
-      details: { send: s.id, to },
+      // Where the test went and whose data it carried: test addresses are not checked
+      // against a list (the tenant has none), so the audit log is the record.
+      details: { send: s.id, to, as: input.as ?? { address: to[0] } },
       at: deps.clock(),
     });
     return s;
   });
   const expanded = await expandSend(deps, tenantId, send.id, actor);
   return { send_id: send.id, ...expanded };
+}
+
+/**
+ * A plugin vetoed a send (e.g. a feed with nothing new): nothing is created and the mailing stays
+ * as it was; the audit log keeps why, and the caller gets `send_skipped` with the plugin's reason.
+ */
+export async function refuseSkipped(
+  deps: AppDeps,
+  tenantId: string,
+  mailingId: string,
+  actor: string,
+  skip: { plugin: string; reason: string },
+): Promise<never> {
+  await audit(deps.db, {
+    tenantId,
+    actor,
+    action: "mailing.send_skipped",
+    target: mailingId,
+    details: skip,
+    at: deps.clock(),
+  });
+  throw new AppError("send_skipped", { reason: skip.reason }, {
+    plugin: skip.plugin,
+    reason: skip.reason,
+  });
 }
 
 /**
@@ -252,9 +296,8 @@ export async function sendMailing(
   if (!sources) {
     throw new AppError("validation", {}, [{ path: "recipients", code: "required", message: "" }]);
   }
-  const { content, designVersionId } = await freezeContent(deps, tenantId, m);
-  const single = !r.segments.length && !r.lists.length &&
-    r.persons.length + r.addresses.length === 1;
+  const { content, designVersionId, skip } = await freezeContent(deps, tenantId, m);
+  if (skip) await refuseSkipped(deps, tenantId, mailingId, actor, skip);
   const now = deps.clock();
   const sendId = await deps.db.transaction().execute(async (trx) => {
     const cur = await lockMailing(trx, tenantId, mailingId);
@@ -265,7 +308,7 @@ export async function sendMailing(
       throw new AppError("conflict", {}, [{ path: "version", code: "stale_version", message: "" }]);
     }
     const s = await createSend({ db: trx, clock: deps.clock }, tenantId, {
-      kind: single ? "single" : "mass",
+      kind: mailingSendKind(r),
       content,
       audience: r,
     }, actor);

@@ -13,6 +13,8 @@ import { AppError } from "../errors.ts";
 import { audit } from "../tenants/audit.ts";
 import { CsvError, type CsvRecord, readCsv, sniffCsv } from "./csv.ts";
 import { normalizeAddress } from "./address.ts";
+import { setAddressType } from "./address_types.ts";
+import { emitListMembersAdded } from "./list_events.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock" | "database" | "log">;
 
@@ -36,13 +38,17 @@ export const IMPORT_TARGETS = [
 const Target = z.union([
   z.enum(IMPORT_TARGETS),
   z.string().regex(/^custom\.[a-z][a-z0-9_]{0,39}$/, "a known target or custom.<key>"),
+  // An address of a type the tenant's plugins give (Plugin.addressTypes), e.g. "email.work".
+  z.string().regex(/^email\.[a-z][a-z0-9_]{0,29}$/, "a known target or email.<type>"),
 ]);
+
+const isEmailTarget = (c: string) => c === "email" || c.startsWith("email.");
 
 export const ImportMapping = z.object({
   /** One target per column, in the file's column order. */
   columns: z.array(Target).min(1).max(200),
   mode: z.enum(["overwrite_primary", "add_additional"]).default("add_additional"),
-}).refine((m) => m.columns.includes("email"), {
+}).refine((m) => m.columns.some(isEmailTarget), {
   message: "Map at least one column to email",
   path: ["columns"],
 });
@@ -266,7 +272,7 @@ function guess(header: string): string {
 }
 
 export async function setMapping(
-  deps: Deps,
+  deps: Deps & Partial<Pick<AppDeps, "registry">>,
   tenantId: string,
   id: string,
   input: z.input<typeof ImportMapping>,
@@ -283,6 +289,21 @@ export async function setMapping(
       code: "count",
       message: `${headers.length} columns in the file`,
     }]);
+  }
+  const typed = v.columns.filter((c) => c.startsWith("email."));
+  if (typed.length) {
+    const known = new Set(
+      deps.registry
+        ? deps.registry.addressTypes(await deps.registry.enabledForTenant(deps.db, tenantId))
+          .map((x) => x.type)
+        : [],
+    );
+    const issues = v.columns.flatMap((c, i) =>
+      c.startsWith("email.") && !known.has(c.slice(6))
+        ? [{ path: `columns.${i}`, code: "unknown_address_type", message: "" }]
+        : []
+    );
+    if (issues.length) throw new AppError("validation", {}, issues);
   }
   const customKeys = v.columns.filter((c) => c.startsWith("custom.")).map((c) => c.slice(7));
   if (customKeys.length) {
@@ -326,7 +347,7 @@ export async function setMapping(
 
 interface Row {
   line: number;
-  emails: { address: string; key: string }[];
+  emails: { address: string; key: string; type?: string }[];
   fields: Record<string, string>;
   custom: Record<string, unknown>;
   tags: string[];
@@ -346,10 +367,15 @@ function toRow(
     const raw = (rec.fields[i] ?? "").trim();
     const column = headers[i] ?? `#${i + 1}`;
     if (target === "ignore" || raw === "") continue;
-    if (target === "email") {
+    if (isEmailTarget(target)) {
       const a = normalizeAddress(raw);
       if (!a.ok) return { line: rec.line, column, reason: a.reason };
-      if (!row.emails.some((e) => e.key === a.key)) row.emails.push(a);
+      const type = target === "email" ? undefined : target.slice(6);
+      // A type goes to one address of the row: the first column of that type wins.
+      const free = type && !row.emails.some((e) => e.type === type) ? type : undefined;
+      const same = row.emails.find((e) => e.key === a.key);
+      if (!same) row.emails.push({ address: a.address, key: a.key, type: free });
+      else same.type ??= free;
     } else if (target === "tags") {
       row.tags.push(...raw.split(/[,;|]/).map((s) => s.trim()).filter(Boolean));
     } else if (target === "language") {
@@ -381,6 +407,8 @@ function toRow(
     }
   }
   if (!row.emails.length) return { line: rec.line, column: "email", reason: "empty" };
+  // The main (primary) address is the first plain email column's, before any typed one.
+  row.emails.sort((a, b) => (a.type ? 1 : 0) - (b.type ? 1 : 0));
   return row;
 }
 
@@ -426,6 +454,8 @@ async function matchBatch(
 export interface RunOptions {
   /** Apply the changes (the real run); false = dry run. */
   apply: boolean;
+  /** The real run also adds every person of the file (new and updated) to this list. */
+  listId?: string;
 }
 
 /**
@@ -458,14 +488,22 @@ export async function startImport(
       message: opts.apply ? "Run the dry run first" : "",
     }]);
   }
+  const listId = opts.apply ? opts.listId : undefined;
+  if (listId) await requireList(deps, tenantId, listId);
   progress.set(id, 0);
   const done = (async () => {
     try {
+      const members = listId ? new Set<string>() : null;
+      let joined: { ids: string[]; at: Date } | null = null;
       const report = opts.apply
-        ? await deps.db.transaction().execute((trx) =>
-          process({ ...deps, db: trx }, tenantId, imp, true)
-        )
-        : await process(deps, tenantId, imp, false);
+        ? await deps.db.transaction().execute(async (trx) => {
+          const r = await process({ ...deps, db: trx }, tenantId, imp, true, members);
+          if (listId && members) {
+            joined = await joinList(trx, tenantId, listId, members, deps.clock());
+          }
+          return r;
+        })
+        : await process(deps, tenantId, imp, false, null);
       await deps.db.updateTable("imports").set({
         status: opts.apply ? "done" : "checked",
         report: jsonb(report),
@@ -479,9 +517,18 @@ export async function startImport(
           actor,
           action: "import.run",
           target: id,
-          details: { rows: report.rows, new: report.new_persons, updated: report.updated_persons },
+          details: {
+            rows: report.rows,
+            new: report.new_persons,
+            updated: report.updated_persons,
+            ...(listId ? { list: listId } : {}),
+          },
           at: deps.clock(),
         });
+      }
+      const j = joined as { ids: string[]; at: Date } | null;
+      if (listId && j) {
+        await emitListMembersAdded(deps, { tenantId, listId, personIds: j.ids, at: j.at });
       }
     } catch (e) {
       deps.log.error("import failed", { importId: id, error: String(e) });
@@ -502,11 +549,50 @@ export async function startImport(
   return { done };
 }
 
+/** The list an import fills must be the tenant's (checked before the run starts). */
+async function requireList(deps: Deps, tenantId: string, listId: string) {
+  const found = isUuid(listId) &&
+    await deps.db.selectFrom("lists").select("id").where("tenant_id", "=", tenantId)
+      .where("id", "=", listId).executeTakeFirst();
+  if (!found) {
+    throw new AppError("validation", {}, [{ path: "list_id", code: "not_found", message: "" }]);
+  }
+}
+
+/** Adds the file's persons to the list in the run's transaction; answers who was new to it. */
+async function joinList(
+  db: Deps["db"],
+  tenantId: string,
+  listId: string,
+  members: Set<string>,
+  at: Date,
+): Promise<{ ids: string[]; at: Date }> {
+  const all = [...members];
+  const ids: string[] = [];
+  for (let i = 0; i < all.length; i += BATCH_ROWS) {
+    const rows = await db.insertInto("list_members")
+      .columns(["tenant_id", "list_id", "person_id", "added_at"])
+      .expression(
+        db.selectFrom("persons").select([
+          "tenant_id",
+          sql<string>`${listId}::uuid`.as("list_id"),
+          "id",
+          sql<Date>`${at}::timestamptz`.as("added_at"),
+        ]).where("tenant_id", "=", tenantId).where("id", "in", all.slice(i, i + BATCH_ROWS))
+          .where("status", "=", "active"),
+      )
+      .onConflict((oc) => oc.doNothing()).returning("person_id").execute();
+    ids.push(...rows.map((r) => r.person_id));
+  }
+  return { ids, at };
+}
+
 async function process(
   deps: Deps,
   tenantId: string,
   imp: ImportRow,
   apply: boolean,
+  members: Set<string> | null,
 ): Promise<ImportReport> {
   const mapping = imp.mapping!;
   const headers = imp.headers ?? [];
@@ -522,7 +608,7 @@ async function process(
   let seen = 0;
   const flush = async () => {
     if (!batch.length) return;
-    await handleBatch(deps, tenantId, batch, mapping.mode, apply, report, claimedInFile);
+    await handleBatch(deps, tenantId, batch, mapping.mode, apply, report, claimedInFile, members);
     batch = [];
   };
   for await (
@@ -559,6 +645,7 @@ async function handleBatch(
   apply: boolean,
   report: ImportReport,
   claimedInFile: Map<string, string>,
+  members: Set<string> | null,
 ) {
   const matches = await matchBatch(deps.db, tenantId, rows);
   const now = deps.clock();
@@ -584,11 +671,13 @@ async function handleBatch(
       report.new_persons++;
       const id = apply ? uuidv7() : `new:${row.line}`;
       fresh.push({ id, row });
+      members?.add(id);
       for (const e of row.emails) claimedInFile.set(e.key, id);
       continue;
     }
     report.updated_persons++;
     if (m.secondary) report.matched_on_secondary++;
+    if (!target.startsWith("new:")) members?.add(target);
     for (const e of row.emails) claimedInFile.set(e.key, target);
     if (apply) {
       // A later row for a person this file created: insert what we have, then update it.
@@ -629,6 +718,7 @@ async function insertPersons(
       address: e.address,
       address_key: e.key,
       is_primary: i === 0,
+      type: e.type ?? null,
       created_at: now,
     }))
   );
@@ -662,12 +752,23 @@ async function updateFromRow(
   // have given the person addresses); with overwrite_primary the row's first address becomes
   // the sending one.
   const have = new Map(
-    (await deps.db.selectFrom("person_addresses").select(["address_key", "is_primary"])
+    (await deps.db.selectFrom("person_addresses").select(["address_key", "is_primary", "type"])
       .where("tenant_id", "=", tenantId).where("person_id", "=", personId).execute())
       .map((a) => [a.address_key, a.is_primary]),
   );
+  // A typed column types the address the person already has, too (one address per type).
+  for (const e of row.emails.filter((e) => e.type && have.has(e.key))) {
+    await setAddressType(deps.db, tenantId, personId, { key: e.key }, e.type!);
+  }
   const fresh = row.emails.filter((e) => !have.has(e.key));
   if (fresh.length) {
+    // A fresh typed address takes its type over from the person's other addresses.
+    const freshTypes = fresh.flatMap((e) => e.type ? [e.type] : []);
+    if (freshTypes.length) {
+      await deps.db.updateTable("person_addresses").set({ type: null })
+        .where("tenant_id", "=", tenantId).where("person_id", "=", personId)
+        .where("type", "in", freshTypes).execute();
+    }
     // Only soft-deleted persons can hold these (matching ruled out everyone else).
     await deps.db.deleteFrom("person_addresses").where("tenant_id", "=", tenantId)
       .where("address_key", "in", fresh.map((e) => e.key)).execute();
@@ -678,6 +779,7 @@ async function updateFromRow(
       address: e.address,
       address_key: e.key,
       is_primary: have.size === 0 && e === row.emails[0],
+      type: e.type ?? null,
       created_at: now,
     }))).execute();
   }

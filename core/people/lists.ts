@@ -15,6 +15,7 @@ import {
   type PageRequest,
 } from "../http/pagination.ts";
 import { checkNameFree, withUniqueName } from "./unique_name.ts";
+import { emitListMembersAdded } from "./list_events.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock">;
 type Db = Kysely<DB>;
@@ -189,9 +190,12 @@ export interface AddResult {
   not_active: string[];
 }
 
-/** Adds active persons of the tenant in one statement; anything else is reported, never added. */
+/**
+ * Adds active persons of the tenant in one statement; anything else is reported, never added.
+ * Plugins hear of the newly added once the transaction has committed (list_events.ts).
+ */
 export async function addListMembers(
-  deps: Deps,
+  deps: Deps & Partial<Pick<AppDeps, "registry" | "log">>,
   tenantId: string,
   listId: string,
   input: PersonIds,
@@ -200,7 +204,8 @@ export async function addListMembers(
   const ids = [...new Set(PersonIds.parse(input).person_ids)];
   await findList(deps.db, tenantId, listId);
   const now = deps.clock();
-  return await deps.db.transaction().execute(async (trx) => {
+  let addedIds: string[] = [];
+  const result = await deps.db.transaction().execute(async (trx) => {
     const found = await trx.selectFrom("persons").select(["id", "status"])
       .where("tenant_id", "=", tenantId).where("id", "in", ids).execute();
     const active = found.filter((p) => p.status === "active").map((p) => p.id);
@@ -221,6 +226,7 @@ export async function addListMembers(
         )
         .onConflict((oc) => oc.doNothing()).returning("person_id").execute();
       added = rows.length;
+      addedIds = rows.map((r) => r.person_id);
     }
     await audit(trx, {
       tenantId,
@@ -237,6 +243,8 @@ export async function addListMembers(
       not_active: ids.filter((id) => known.has(id) && !activeSet.has(id)),
     };
   });
+  await emitListMembersAdded(deps, { tenantId, listId, personIds: addedIds, at: now });
+  return result;
 }
 
 export async function removeListMembers(

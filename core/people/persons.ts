@@ -161,6 +161,12 @@ async function insertAddress(
   a: { address: string; key: string; type?: string | null; primary: boolean },
   now: Date,
 ) {
+  // One address per type per person (migration 0013): a new address of a type takes it over.
+  if (a.type) {
+    await trx.updateTable("person_addresses").set({ type: null })
+      .where("tenant_id", "=", tenantId).where("person_id", "=", personId)
+      .where("type", "=", a.type).execute();
+  }
   return await trx.insertInto("person_addresses").values({
     tenant_id: tenantId,
     id: uuidv7(),
@@ -522,14 +528,27 @@ export async function markUndeliverable(
   return rows.length > 0;
 }
 
-/** Clears the undeliverable flag: admins only (checked by the caller), noting who and when. */
+/** Longest note an admin can give when clearing an undeliverable flag. */
+export const CLEAR_NOTE_MAX = 1000;
+const ClearNote = z.string().trim().max(CLEAR_NOTE_MAX);
+
+/**
+ * Clears the undeliverable flag: admins only (checked by the caller), noting who and when, and
+ * why when the admin says (the note goes to the audit log and the person's timeline).
+ */
 export async function clearUndeliverable(
   deps: Deps,
   tenantId: string,
   personId: string,
   addressId: string,
   actor: string,
+  input: { note?: string | null } = {},
 ) {
+  const parsed = ClearNote.safeParse(input.note ?? "");
+  if (!parsed.success) {
+    throw new AppError("validation", {}, [{ path: "note", code: "note_too_long", message: "" }]);
+  }
+  const note = parsed.data.replace(/\r\n?/g, "\n");
   return await changeAddress(
     deps,
     tenantId,
@@ -551,10 +570,11 @@ export async function clearUndeliverable(
           event: "undeliverable_cleared",
           address: a.address,
           reason: a.undeliverable_reason ?? "",
+          ...(note ? { note } : {}),
         }),
         author: actor,
       }, now);
-      return { address: a.address, reason: a.undeliverable_reason };
+      return { address: a.address, reason: a.undeliverable_reason, ...(note ? { note } : {}) };
     },
   );
 }

@@ -4,7 +4,7 @@ import { generateKeyPair } from "node:crypto";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { isUuid, uuidv7 } from "../db/ids.ts";
-import { base64url, fromBase64url } from "../crypto.ts";
+import { SecretBox } from "../secret_box.ts";
 import { AppError } from "../errors.ts";
 import { audit } from "../tenants/audit.ts";
 import { dkimDnsTxtValue } from "./dkim.ts";
@@ -69,67 +69,27 @@ function info(row: Omit<DkimKeyInfo, "dns_name">): DkimKeyInfo {
 
 // --- encryption at rest ---------------------------------------------------------------------
 
-const enc = new TextEncoder();
-const sealingKeys = new Map<string, Promise<CryptoKey>>();
+const box = new SecretBox({
+  salt: "skicka dkim_keys",
+  info: "aes-256-gcm v1",
+  table: "dkim_keys",
+  label: "sealed DKIM key",
+});
 
-/** AES-256-GCM key derived (HKDF-SHA256) from the deployment secret, once per secret. */
-function sealingKey(secret: string): Promise<CryptoKey> {
-  let key = sealingKeys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", enc.encode(secret), "HKDF", false, ["deriveKey"])
-      .then((base) =>
-        crypto.subtle.deriveKey(
-          {
-            name: "HKDF",
-            hash: "SHA-256",
-            salt: enc.encode("skicka dkim_keys"),
-            info: enc.encode("aes-256-gcm v1"),
-          },
-          base,
-          { name: "AES-GCM", length: 256 },
-          false,
-          ["encrypt", "decrypt"],
-        )
-      );
-    sealingKeys.set(secret, key);
-  }
-  return key;
-}
-
-/** The row's identity is the additional data: a ciphertext copied to another row fails. */
-function rowData(tenantId: string, id: string) {
-  return enc.encode(`dkim_keys/${tenantId}/${id}`);
-}
-
-export async function sealPrivateKey(
+export function sealPrivateKey(
   secret: string,
   row: { tenantId: string; id: string },
   pem: string,
 ): Promise<string> {
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const ciphertext = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: rowData(row.tenantId, row.id) },
-    await sealingKey(secret),
-    enc.encode(pem),
-  );
-  return `v1.${base64url(iv)}.${base64url(new Uint8Array(ciphertext))}`;
+  return box.seal(secret, row, pem);
 }
 
-export async function openPrivateKey(
+export function openPrivateKey(
   secret: string,
   row: { tenantId: string; id: string },
   sealed: string,
 ): Promise<string> {
-  const [version, iv, data] = sealed.split(".");
-  const ivBytes = fromBase64url(iv ?? "");
-  const dataBytes = fromBase64url(data ?? "");
-  if (version !== "v1" || !ivBytes || !dataBytes) throw new Error("Unreadable sealed DKIM key");
-  const plain = await crypto.subtle.decrypt(
-    { name: "AES-GCM", iv: new Uint8Array(ivBytes), additionalData: rowData(row.tenantId, row.id) },
-    await sealingKey(secret),
-    new Uint8Array(dataBytes),
-  );
-  return new TextDecoder().decode(plain);
+  return box.open(secret, row, sealed);
 }
 
 // --- keys -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //
 // Everything proportional to an audience is one set-based statement; TypeScript only loops over
 // bounded batches (ARCHITECTURE.md, "Data rules").
-import { type Expression, type Kysely, sql, type SqlBool, type Transaction } from "kysely";
+import { type Kysely, sql, type SqlBool, type Transaction } from "kysely";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import type { DB, SendKind } from "../db/schema.ts";
@@ -12,7 +12,7 @@ import { jsonb } from "../db/json.ts";
 import { AppError } from "../errors.ts";
 import { audit } from "../tenants/audit.ts";
 import { normalizeAddress } from "../people/address.ts";
-import { audiencePredicate } from "../people/segments.ts";
+import { candidatesSql, collectRules, selectedSql } from "./expansion.ts";
 import { nextAttempt } from "./retry_schedule.ts";
 import { groupBy } from "../collections.ts";
 import { unsubscribedAddresses, unsubscribedPredicate } from "../feedback/unsubscribe.ts";
@@ -30,6 +30,8 @@ export const Audience = z.object({
   /** Raw addresses, not (necessarily) persons: staff writing to someone outside the CRM. */
   addresses: z.array(z.string().max(320)).max(1000).default([]),
   exclude_segments: z.array(z.uuid()).max(50).default([]),
+  /** Options for plugins' expansion rules, per plugin name (core/send/expansion.ts). */
+  plugins: z.record(z.string().max(40), z.unknown()).optional(),
 });
 export type Audience = z.output<typeof Audience>;
 
@@ -49,6 +51,11 @@ export const SendContent = z.object({
     filename: z.string().max(255),
     content_type: z.string().max(255),
   })).max(50).optional(),
+  /**
+   * Send-wide merge data from plugins' sendData hooks, under each plugin's name, computed once
+   * when the content was frozen (core/mailings/send_data.ts); the same for every recipient.
+   */
+  data: z.record(z.string(), z.unknown()).optional(),
 });
 export type SendContent = z.output<typeof SendContent>;
 
@@ -131,12 +138,26 @@ function blockIds() {
  * excluded are counted by reason, never loaded.
  */
 export async function expandSend(
-  deps: Deps,
+  deps: Deps & { registry?: AppDeps["registry"] },
   tenantId: string,
   sendId: string,
   actor: string,
+  /** readyAt: the queued messages wait until then (a run expanded ahead of its time). */
+  opts: { readyAt?: Date } = {},
 ): Promise<{ total: number; excluded: Partial<Record<ExclusionReason, number>> }> {
   const now = deps.clock();
+  const readyAt = opts.readyAt && opts.readyAt > now ? opts.readyAt : now;
+  // Plugins' rules are asked for before the transaction: a hook may read the database, and on
+  // PGlite (one connection) a read outside the open transaction would wait for it forever.
+  const draft = await deps.db.selectFrom("sends").select(["kind", "audience", "mailing_id"])
+    .where("tenant_id", "=", tenantId).where("id", "=", sendId).executeTakeFirst();
+  const rules = draft
+    ? await collectRules(
+      { db: deps.db, registry: deps.registry },
+      { tenantId, kind: draft.kind, mailingId: draft.mailing_id, sendId, at: now },
+      Audience.parse(draft.audience),
+    )
+    : [];
   return await deps.db.transaction().execute(async (trx) => {
     const claimed = await trx.updateTable("sends").set({ status: "expanding", updated_at: now })
       .where("tenant_id", "=", tenantId).where("id", "=", sendId).where("status", "=", "draft")
@@ -150,54 +171,45 @@ export async function expandSend(
     const excluded: Partial<Record<ExclusionReason, number>> = {};
     let total = 0;
 
-    const reach = await audiencePredicate(trx, tenantId, {
-      segments: audience.segments,
-      lists: audience.lists,
-      persons: audience.persons,
-    });
-    const exclude = audience.exclude_segments.length
-      ? await audiencePredicate(trx, tenantId, { segments: audience.exclude_segments })
-      : sql<SqlBool>`false`;
     // Unsubscribes bind mass mail only: transactional and one-to-one mail still go out.
-    const unsub = claimed.kind === "mass"
-      ? unsubscribedPredicate(tenantId, sendId, {
+    const unsubscribed = claimed.kind === "mass"
+      ? unsubscribedPredicate(tenantId, { sendId }, {
         personId: sql.ref("p.id"),
         addressKey: sql.ref("a.address_key"),
       })
       : sql<SqlBool>`false`;
-    if (reach) {
+    const cand = await candidatesSql(trx, tenantId, audience, { unsubscribed, rules });
+    if (cand) {
+      const selected = selectedSql(rules);
       // The planner's estimate for this statement triggers JIT, whose compiling cost ~1.2 s per
       // million rows and saved less (bench/expand.ts); the setting ends with the transaction.
       await sql`set local jit = off`.execute(trx);
       const rows = await sql<{ reason: string | null; n: number }>`
-        with cand as (
-          select p.id as person_id, a.address,
-            case
-              when p.status <> 'active' then 'inactive'
-              when ${exclude as Expression<SqlBool>} then 'excluded_segment'
-              when a.address is null then 'no_address'
-              when a.undeliverable_at is not null then 'undeliverable'
-              when ${unsub} then 'unsubscribed'
-            end as reason
-          from persons p
-          left join person_addresses a
-            on a.tenant_id = p.tenant_id and a.person_id = p.id and a.is_primary
-          where p.tenant_id = ${tenantId} and ${reach}
-        ),
+        with cand as (${cand}),
         ins as (
           insert into send_queue (tenant_id, send_id, id, priority, person_id, address, domain,
             ready_at, created_at)
           select ${tenantId}, ${sendId}, ${blockIds()}, ${priority}, person_id, address,
-            lower(split_part(address, '@', 2)), ${now}, ${now}
-          from cand where reason is null
+            lower(split_part(address, '@', 2)), ${readyAt}, ${now}
+          from (${selected.sql}) s
           returning 1
         )
         select reason, count(*)::int as n from cand where reason is not null group by reason
         union all
-        select null, count(*)::int from ins`.execute(trx);
+        select null, count(*)::int from ins
+        ${
+        selected.sampleReason
+          ? sql`union all select '', count(*)::int from cand where reason is null`
+          : sql``
+      }`.execute(trx);
+      let eligible = 0;
       for (const r of rows.rows) {
         if (r.reason === null) total += Number(r.n);
+        else if (r.reason === "") eligible = Number(r.n);
         else excluded[r.reason as ExclusionReason] = Number(r.n);
+      }
+      if (selected.sampleReason && eligible > total) {
+        excluded[selected.sampleReason as ExclusionReason] = eligible - total;
       }
     }
 
@@ -225,7 +237,7 @@ export async function expandSend(
           .where("undeliverable_at", "is not", null).execute()).map((r) => r.address_key),
       );
       const unsubscribed = claimed.kind === "mass"
-        ? await unsubscribedAddresses(trx, tenantId, sendId, raw.map((a) => a.key))
+        ? await unsubscribedAddresses(trx, tenantId, { sendId }, raw.map((a) => a.key))
         : new Set<string>();
       const fresh = raw.filter((a) =>
         !already.has(a.key) && !blocked.has(a.key) && !unsubscribed.has(a.key)
@@ -242,7 +254,7 @@ export async function expandSend(
           person_id: null,
           address: a.address,
           domain: a.address.slice(a.address.lastIndexOf("@") + 1).toLowerCase(),
-          ready_at: now,
+          ready_at: readyAt,
           created_at: now,
         }))).execute();
         total += fresh.length;
@@ -290,17 +302,33 @@ export interface Claimed {
 export async function claimBatch(
   deps: Deps,
   workerId: string,
-  opts: { size: number; leaseMs: number },
+  opts: {
+    size: number;
+    leaseMs: number;
+    /** Only these priority tiers (the worker's express lane claims [0] alone). */
+    tiers?: readonly number[];
+  },
 ): Promise<Claimed[]> {
   const now = deps.clock();
-  const active = await deps.db.selectFrom("sends").select(["tenant_id", "id", "kind"])
-    .where("status", "=", "sending").execute();
-  if (!active.length) return [];
-  active.sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind]);
+  const tiers = opts.tiers ?? [0, 1, 2];
   const out: Claimed[] = [];
   const leaseUntil = new Date(now.getTime() + opts.leaseMs);
+  // Transactional rows, oldest first across all tenants and streams in one statement: a
+  // tenant's stream is one long-lived send, and asking each of them in turn would cost one
+  // query per tenant on every claim.
+  if (tiers.includes(0)) {
+    out.push(...await claimPriorityZero(deps.db, workerId, opts.size, now, leaseUntil));
+  }
+  // A batch with transactional rows holds nothing else: they must not wait for a mailing's
+  // 500 messages to be rendered and delivered beside them.
+  if (out.length) return out;
+  const rest = tiers.filter((t) => t !== 0);
+  if (!rest.length) return out;
+  const active = await deps.db.selectFrom("sends").select(["tenant_id", "id", "kind"])
+    .where("status", "=", "sending").where("kind", "<>", "transactional").execute();
+  if (!active.length) return out;
   // Priority tiers in order; within a tier, an equal share per send, leftovers to the next.
-  for (const tier of [0, 1, 2]) {
+  for (const tier of rest) {
     let sends = active.filter((s) => PRIORITY[s.kind] === tier);
     while (sends.length && out.length < opts.size) {
       const share = Math.max(1, Math.floor((opts.size - out.length) / sends.length));
@@ -316,6 +344,34 @@ export async function claimBatch(
     }
   }
   return out;
+}
+
+/**
+ * Ready rows of priority 0, oldest first (index send_queue_express, migration 0012). Only a
+ * running send has queued rows (paused ones are held, cancelled ones cancelled), so the send
+ * need not be looked at.
+ */
+async function claimPriorityZero(
+  db: Db,
+  workerId: string,
+  n: number,
+  now: Date,
+  leaseUntil: Date,
+): Promise<Claimed[]> {
+  const r = await sql<Claimed>`
+    with c as materialized (
+      select tenant_id, id from send_queue
+      where status = 'queued' and priority = 0 and ready_at <= ${now}
+      order by ready_at limit ${n}
+      for update skip locked
+    )
+    update send_queue q set status = 'leased', lease_until = ${leaseUntil},
+      leased_by = ${workerId}, attempts = q.attempts + 1
+    from c
+    where q.tenant_id = c.tenant_id and q.id = c.id
+    returning q.tenant_id, q.send_id, q.id, q.person_id, q.address, q.domain, q.data,
+      q.attempts, q.ready_at, q.created_at`.execute(db);
+  return r.rows;
 }
 
 async function claimFrom(
@@ -508,9 +564,10 @@ export async function recordOutcomes(deps: Deps, outcomes: Outcome[]): Promise<v
   });
 }
 
+/** A transactional stream's send (`stream` set) is never done: its messages keep coming. */
 async function finishIfDone(db: Db, tenantId: string, sendId: string, now: Date) {
   await sql`update sends set status = 'done', finished_at = ${now}, updated_at = ${now}
-    where tenant_id = ${tenantId} and id = ${sendId} and status = 'sending'
+    where tenant_id = ${tenantId} and id = ${sendId} and status = 'sending' and stream is null
       and not exists (select 1 from send_queue where tenant_id = ${tenantId}
         and send_id = ${sendId} and status in ('queued', 'leased', 'held'))`.execute(db);
 }

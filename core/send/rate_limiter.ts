@@ -91,6 +91,16 @@ export class RateLimiter {
     return Math.ceil(((n - bucket.tokens) / bucket.limit.ratePerSecond) * 1000);
   }
 
+  /**
+   * Takes `n` tokens now even when the bucket lacks them, going into debt (at most one burst):
+   * urgent work (transactional mail) goes at once, and the debt holds back what follows, so the
+   * key's average rate still keeps to its limit.
+   */
+  force(key: string, n = 1): void {
+    const bucket = this.#refill(key);
+    bucket.tokens = Math.max(-bucket.limit.burst, bucket.tokens - n);
+  }
+
   /** Puts back tokens taken for work that did not go after all (never above the burst). */
   give(key: string, n = 1): void {
     const bucket = this.#refill(key);

@@ -2,7 +2,7 @@
 // tracked links, open pixel, List-Unsubscribe, Feedback-ID and the VERP return path.
 import Handlebars from "handlebars";
 import { createHash } from "node:crypto";
-import { type Attachment, buildMessage } from "./mime.ts";
+import { type Address, type Attachment, buildMessage } from "./mime.ts";
 import { installMergeHelpers } from "../mailings/merge_fields.ts";
 import type { SendContent } from "./queue.ts";
 import type { SendKind } from "../db/schema.ts";
@@ -83,12 +83,19 @@ export interface Recipient {
   data?: Record<string, unknown>;
 }
 
-export function mergeContext(r: Recipient): Record<string, unknown> {
+/**
+ * A recipient's merge context. `shared` is the send's plugin data (SendContent.data): it wins
+ * over person data of the same name, the core's own fields win over both.
+ */
+export function mergeContext(
+  r: Recipient,
+  shared?: Record<string, unknown>,
+): Record<string, unknown> {
   const first = r.first_name ?? "";
   const last = r.last_name ?? "";
   return {
     ...(r.custom ?? {}),
-    ...(r.data ?? {}),
+    ...(shared ?? {}),
     email: r.address,
     firstname: first,
     first_name: first,
@@ -98,6 +105,9 @@ export function mergeContext(r: Recipient): Record<string, unknown> {
     organisation: r.organisation ?? "",
     title: r.title ?? "",
     language: r.language ?? "",
+    // Values a transactional caller gave for this message say what they mean to print: they
+    // win over what the CRM knows (`name` for a recipient who is no person, a corrected one).
+    ...(r.data ?? {}),
   };
 }
 
@@ -149,6 +159,14 @@ function signerFor(secret: string): TokenSigner {
   return s;
 }
 
+/** The VERP return path (MAIL FROM) of a message: its bounces name it (feedback/tokens.ts). */
+export function verpAddress(tracking: TrackingSettings, message: MessageMeta): string {
+  return signerFor(tracking.secret).bounceAddress(
+    { tenantId: message.tenantId, queueId: message.queueId },
+    tracking.bounceDomain,
+  );
+}
+
 /**
  * Tracking is on for mass and single mail, and for transactional mail whose content asks for
  * it (`tracking: true`).
@@ -168,7 +186,7 @@ export function renderPageHtml(
   message: MessageMeta,
 ): string | null {
   if (!c.html) return null;
-  const ctx = mergeContext(r);
+  const ctx = mergeContext(r, c.content.data);
   const signer = signerFor(tracking.secret);
   const ref = { tenantId: message.tenantId, queueId: message.queueId };
   ctx.unsubscribe_url = `${tracking.baseUrl}/u/${signer.message("unsubscribe", ref)}`;
@@ -192,9 +210,15 @@ export function renderMessage(
     message?: MessageMeta;
     /** The send's files, loaded once per send by the worker (mailing_attachments). */
     attachments?: readonly Attachment[];
+    /**
+     * The visible recipients when they are not just this one (a transactional message to
+     * several: every envelope recipient sees the same To and Cc).
+     */
+    to?: readonly Address[];
+    cc?: readonly Address[];
   } = {},
 ): Rendered {
-  const ctx = mergeContext(r);
+  const ctx = mergeContext(r, c.content.data);
   const own: Record<string, string> = {};
   let mailFrom: string | undefined;
   // Untracked mail gets its links back as written.
@@ -224,7 +248,10 @@ export function renderMessage(
   const subject = c.subject(ctx);
   const msg = buildMessage({
     from: { name: c.content.from.name || undefined, address: c.content.from.address },
-    to: { name: (ctx.name as string) || undefined, address: r.address },
+    to: extra.to?.length
+      ? extra.to
+      : { name: (ctx.name as string) || undefined, address: r.address },
+    cc: extra.cc,
     replyTo: c.content.reply_to ? { address: c.content.reply_to } : undefined,
     subject,
     html: c.html?.(ctx),

@@ -69,7 +69,12 @@ abstract class SmtpDelivery implements Transport {
    * when that would take longer than maxWait, answers the wait and takes nothing more (the
    * message goes back to the queue). A token taken is never taken twice.
    */
-  async #admit(domain: string): Promise<number> {
+  async #admit(domain: string, urgent = false): Promise<number> {
+    if (urgent) {
+      this.#limiter.force(domain);
+      this.#global?.force("*");
+      return 0;
+    }
     let waited = 0;
     let domainOk = false;
     for (;;) {
@@ -100,7 +105,7 @@ abstract class SmtpDelivery implements Transport {
       for (let i = next++; i < batch.length; i = next++) {
         const m = batch[i]!;
         const domain = m.to.slice(m.to.lastIndexOf("@") + 1).toLowerCase();
-        const wait = await this.#admit(domain);
+        const wait = await this.#admit(domain, m.urgent);
         if (wait > 0) {
           results[i] = {
             key: m.key,
@@ -148,7 +153,7 @@ export class RelayTransport extends SmtpDelivery {
   }
 
   protected sendOne(m: OutgoingMessage, raw: Uint8Array) {
-    return this.#pool.send({ from: m.from, to: [m.to], raw });
+    return this.#pool.send({ from: m.from, to: [m.to], raw }, { urgent: m.urgent });
   }
 
   async close() {
@@ -178,7 +183,7 @@ export class MxTransport extends SmtpDelivery {
       from: m.from,
       to: [m.to],
       raw,
-    });
+    }, { urgent: m.urgent });
   }
 
   async close() {

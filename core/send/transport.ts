@@ -13,6 +13,11 @@ export interface OutgoingMessage {
   to: string;
   raw: string;
   subject: string;
+  /**
+   * Transactional mail: never waits for a rate limit behind mass mail (the tokens it takes are
+   * paid back by the mass mail after it; see RateLimiter.force).
+   */
+  urgent?: boolean;
 }
 
 export interface DeliveryResult {

@@ -32,6 +32,8 @@ import { unsubscribedQueueRows } from "../feedback/unsubscribe.ts";
 import { DkimSignerCache } from "./dkim.ts";
 import { batchSigningKeys } from "./dkim_keys.ts";
 import { setRsaFfiFallbackReporter } from "./rsa_ffi.ts";
+import { streamFromDomain, StreamMessageData } from "./stream_message.ts";
+import { renderStreamMessage } from "./stream_render.ts";
 
 export const SEND_CHANNEL = "skicka_send";
 
@@ -39,6 +41,15 @@ export const SEND_CHANNEL = "skicka_send";
 export async function notifyWorkers(deps: Pick<AppDeps, "db">): Promise<void> {
   await sql`select pg_notify(${SEND_CHANNEL}, '')`.execute(deps.db);
 }
+
+/** What one claim takes: how many rows, of which priority tiers (all when omitted). */
+export interface Lane {
+  size: number;
+  tiers?: readonly number[];
+}
+
+/** The express lane claims transactional rows only (PRIORITY.transactional). */
+const EXPRESS_TIERS = [0] as const;
 
 export interface WorkerOptions {
   batchSize?: number;
@@ -51,6 +62,13 @@ export interface WorkerOptions {
    * so neither the CPU nor the connections sit idle between batches.
    */
   pipelines?: number;
+  /**
+   * The express lane: one more loop that claims only transactional rows (priority 0), this many
+   * at a time, woken by NOTIFY while the pipelines are busy with a mailing's batches. Without
+   * it a password reset would wait for a pipeline to finish a batch of mass mail. 0 turns it
+   * off.
+   */
+  expressBatch?: number;
   /** DKIM on this thread: signs each rendered message (see dkim.ts createDkimSigner). */
   sign?: (raw: string) => string;
   /** Render and sign in these Web Workers instead of on this thread. */
@@ -83,12 +101,20 @@ export class SendWorker {
     string,
     { compiled: CompiledContent; fromDomain: string; kind: SendKind; attachments: Attachment[] }
   >();
+  /**
+   * Sends that are transactional streams (sends.stream): each of their rows carries its own
+   * message (stream_message.ts), rendered per row rather than from the send's content.
+   */
+  readonly #streams = new Set<string>();
   /** Signs tracking links, List-Unsubscribe and the VERP return path (render.ts). */
   readonly #tracking;
   #stopping = false;
   #loop: Promise<void> | null = null;
   readonly #pipelines: number;
+  readonly #expressBatch: number;
   readonly #waiting = new Set<() => void>();
+  /** NOTIFYs heard so far: a loop that was busy when one came knows it missed it. */
+  #wakes = 0;
   #unlisten: (() => Promise<void>) | null = null;
   #lastRecovery = 0;
   readonly #recordEvery: number;
@@ -107,6 +133,7 @@ export class SendWorker {
     this.#dkim = opts.dkim;
     setRsaFfiFallbackReporter((reason) => deps.log.debug("DKIM RSA uses node:crypto", { reason }));
     this.#pipelines = opts.pipelines ?? 3;
+    this.#expressBatch = opts.expressBatch ?? 50;
     this.#recordEvery = opts.recordEvery ?? 64;
     this.#recordDelayMs = opts.recordDelayMs ?? 50;
     this.#listeners = opts.onOutcomes ?? [];
@@ -115,7 +142,11 @@ export class SendWorker {
 
   async start(): Promise<void> {
     this.#unlisten = await this.#deps.database.listen(SEND_CHANNEL, () => this.#wakeAll());
-    this.#loop = Promise.all(Array.from({ length: this.#pipelines }, () => this.#run()))
+    const loops = Array.from({ length: this.#pipelines }, () => this.#run());
+    if (this.#expressBatch > 0) {
+      loops.push(this.#run({ size: this.#expressBatch, tiers: EXPRESS_TIERS }));
+    }
+    this.#loop = Promise.all(loops)
       .then(() => {});
   }
 
@@ -128,15 +159,18 @@ export class SendWorker {
     await this.#transport.close();
   }
 
-  async #run(): Promise<void> {
+  async #run(lane?: Lane): Promise<void> {
     while (!this.#stopping) {
       let n = 0;
+      const wakes = this.#wakes;
       try {
-        n = await this.runOnce();
+        n = await this.runOnce(lane);
       } catch (e) {
         this.#deps.log.error("send batch failed", { worker: this.id, error: String(e) });
       }
-      if (n === 0 && !this.#stopping) {
+      // A NOTIFY that came while this claim was in flight (its rows committed too late for the
+      // claim to see them) found nobody waiting: claim again rather than sleep through it.
+      if (n === 0 && !this.#stopping && wakes === this.#wakes) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, this.#idle);
           const waiting = this.#waiting;
@@ -152,11 +186,12 @@ export class SendWorker {
   }
 
   #wakeAll() {
+    this.#wakes++;
     for (const w of [...this.#waiting]) w();
   }
 
   /** One claim-render-deliver-record round; returns how many messages it handled. */
-  async runOnce(): Promise<number> {
+  async runOnce(lane?: Lane): Promise<number> {
     const now = Date.now();
     if (now - this.#lastRecovery > 5_000) {
       this.#lastRecovery = now;
@@ -164,7 +199,11 @@ export class SendWorker {
       if (n) this.#deps.log.warn("expired leases returned to the queue", { rows: n });
     }
     const t0 = performance.now();
-    const rows = await claimBatch(this.#deps, this.id, { size: this.#batch, leaseMs: this.#lease });
+    const rows = await claimBatch(this.#deps, this.id, {
+      size: lane?.size ?? this.#batch,
+      leaseMs: this.#lease,
+      tiers: lane?.tiers,
+    });
     if (!rows.length) return 0;
     const t1 = performance.now();
     // Outcomes are written as deliveries complete (in small groups), not once per batch: a
@@ -215,17 +254,21 @@ export class SendWorker {
     await this.#loadContents(rows);
     rows = await this.#dropUnsubscribed(rows);
     const people = await this.#loadPersons(rows);
+    const stream = this.#streamMessages(rows);
     // Each tenant's own DKIM keys for its From domains: material once per batch, ids per message.
     const dkim = await batchSigningKeys(
       this.#deps,
       rows.flatMap((r) => {
-        const c = this.#contents.get(r.send_id);
-        return c ? [{ tenantId: r.tenant_id, fromDomain: c.fromDomain }] : [];
+        const fromDomain = this.#contents.get(r.send_id)?.fromDomain ??
+          stream.get(r.id)?.fromDomain;
+        return fromDomain ? [{ tenantId: r.tenant_id, fromDomain }] : [];
       }),
     );
     const outgoing: OutgoingMessage[] = [];
     const byKey = new Map(rows.map((r) => [r.id, r]));
     const done = new Set<string>();
+    // Message-IDs that are not `<queue id@from domain>`: a submitted message keeps its own.
+    const messageIds = new Map<string, string>();
     const emit = (r: DeliveryResult) => {
       const row = byKey.get(r.key);
       if (!row || done.has(r.key)) return;
@@ -237,7 +280,11 @@ export class SendWorker {
         status: r.status,
         reply: r.reply,
         retryAfterMs: r.retryAfterMs,
-        message_id: `<${row.id}@${this.#contents.get(row.send_id)?.fromDomain ?? "skicka"}>`,
+        message_id: messageIds.get(row.id) ??
+          `<${row.id}@${
+            this.#contents.get(row.send_id)?.fromDomain ?? stream.get(row.id)?.fromDomain ??
+              "skicka"
+          }>`,
         attempts: row.attempts,
         created_at: row.created_at,
         address: row.address,
@@ -245,6 +292,33 @@ export class SendWorker {
     };
     const items: RenderItem[] = [];
     for (const row of rows) {
+      if (this.#streams.has(row.send_id)) {
+        const m = stream.get(row.id);
+        if (!m) {
+          emit({ key: row.id, status: "failed", reply: "message data invalid" });
+          continue;
+        }
+        const keyError = dkim.failed(row.tenant_id, m.fromDomain);
+        if (keyError) {
+          emit({ key: row.id, status: "deferred", reply: keyError });
+          continue;
+        }
+        const person = row.person_id ? people.get(row.person_id) : undefined;
+        const r = this.#renderStream(
+          row,
+          m,
+          person,
+          dkim.idsFor(row.tenant_id, m.fromDomain),
+          dkim.keys,
+        );
+        if ("error" in r) {
+          emit({ key: row.id, status: "failed", reply: r.error });
+          continue;
+        }
+        messageIds.set(row.id, r.messageId);
+        outgoing.push(r.out);
+        continue;
+      }
       const c = this.#contents.get(row.send_id);
       if (!c) {
         emit({ key: row.id, status: "failed", reply: "send content missing" });
@@ -301,6 +375,62 @@ export class SendWorker {
     });
   }
 
+  /** The stream rows' messages, parsed once per batch; an invalid one is left out (fails). */
+  #streamMessages(rows: Claimed[]) {
+    const out = new Map<string, { data: StreamMessageData; fromDomain: string }>();
+    for (const row of rows) {
+      if (!this.#streams.has(row.send_id)) continue;
+      const parsed = StreamMessageData.safeParse(row.data);
+      if (parsed.success) {
+        out.set(row.id, { data: parsed.data, fromDomain: streamFromDomain(parsed.data) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One stream message, rendered and signed on this thread: transactional mail comes a few at a
+   * time and must not wait for a render worker busy with a mailing's slice.
+   */
+  #renderStream(
+    row: Claimed,
+    m: { data: StreamMessageData; fromDomain: string },
+    person: Omit<Recipient, "address"> | undefined,
+    dkimKeys: string[] | undefined,
+    keys: Record<string, DkimKey>,
+  ): { out: OutgoingMessage; messageId: string } | { error: string } {
+    try {
+      const message = {
+        tenantId: row.tenant_id,
+        queueId: row.id,
+        sendId: row.send_id,
+        kind: "transactional" as const,
+      };
+      const r = renderStreamMessage(m.data, { address: row.address, ...person }, {
+        messageId: `<${row.id}@${m.fromDomain}>`,
+        tracking: this.#tracking,
+        message,
+      });
+      const sign = dkimKeys?.length ? this.#tenantSigners.get(dkimKeys, keys) : this.#sign;
+      return {
+        messageId: r.messageId,
+        out: {
+          key: row.id,
+          tenantId: row.tenant_id,
+          sendId: row.send_id,
+          from: r.mailFrom ??
+            (m.data.kind === "raw" ? m.data.mail_from : m.data.content.from.address),
+          to: row.address,
+          raw: sign ? sign(r.raw) : r.raw,
+          subject: r.subject,
+          urgent: true,
+        },
+      };
+    } catch (e) {
+      return { error: `render: ${String(e)}` };
+    }
+  }
+
   /** Renders (and signs) in the worker pool when there is one, else on this thread. */
   async #render(
     items: RenderItem[],
@@ -336,13 +466,21 @@ export class SendWorker {
 
   /** Send content is frozen, so it is cached for the worker's life (bounded), with its files. */
   async #loadContents(rows: Claimed[]) {
-    const missing = rows.filter((r) => !this.#contents.has(r.send_id));
+    const missing = rows.filter((r) =>
+      !this.#contents.has(r.send_id) && !this.#streams.has(r.send_id)
+    );
     if (!missing.length) return;
     for (const [tenantId, list] of groupBy(missing, (r) => r.tenant_id)) {
       const ids = [...new Set(list.map((r) => r.send_id))];
-      const found = await this.#deps.db.selectFrom("sends").select(["id", "content", "kind"])
+      const found = await this.#deps.db.selectFrom("sends")
+        .select(["id", "content", "kind", "stream"])
         .where("tenant_id", "=", tenantId).where("id", "in", ids).execute();
       for (const s of found) {
+        if (s.stream !== null) {
+          if (this.#streams.size > 10_000) this.#streams.clear();
+          this.#streams.add(s.id);
+          continue;
+        }
         const content = s.content as SendContent;
         const refs = content.attachments ?? [];
         const data = await loadAttachmentData(this.#deps, tenantId, refs.map((a) => a.id));

@@ -51,6 +51,12 @@ interface Waiter {
 }
 
 /** Pooled sends to one host. Each send gets a connection of its own for its duration. */
+/** How one send queues for a connection. */
+export interface SendOptions {
+  /** Served before the sends already waiting (transactional mail ahead of mass mail). */
+  urgent?: boolean;
+}
+
 export class SmtpPool {
   readonly key: string;
   #o: SmtpPoolOptions;
@@ -104,12 +110,15 @@ export class SmtpPool {
    * Sends one message over a pooled connection. Throws SmtpError when no session could be had
    * (connect failure, backoff, acquire timeout) or the session broke; rejections are results.
    */
-  async send(message: OutboundMessage): Promise<RecipientResult[]> {
+  async send(
+    message: OutboundMessage,
+    opts: SendOptions = {},
+  ): Promise<RecipientResult[]> {
     if (this.#closing) throw new SmtpError(`Pool for ${this.key} is closed`, { phase: "connect" });
     this.#inFlight++;
     try {
       for (let attempt = 0;; attempt++) {
-        const entry = await this.#acquire();
+        const entry = await this.#acquire(opts.urgent === true);
         const reused = entry.uses > 0;
         entry.uses++;
         try {
@@ -145,7 +154,7 @@ export class SmtpPool {
     })();
   }
 
-  async #acquire(): Promise<Entry> {
+  async #acquire(urgent: boolean): Promise<Entry> {
     const idle = this.#idle.pop();
     if (idle) return idle;
     if (this.#open < this.#max) return await this.#connect();
@@ -170,7 +179,10 @@ export class SmtpPool {
           }),
         );
       }, this.#acquireMs);
-      this.#waiters.push(waiter);
+      // An urgent send (transactional mail) takes the next free connection before the mass
+      // mail queued for one: else it would wait for all of a busy campaign's backlog.
+      if (urgent) this.#waiters.unshift(waiter);
+      else this.#waiters.push(waiter);
     });
     return handed ?? await this.#connect();
   }
@@ -308,19 +320,28 @@ export class PoolManager {
     return slot.pool;
   }
 
-  send(host: string, message: OutboundMessage, port?: number): Promise<RecipientResult[]> {
-    return this.pool(host, port).send(message);
+  send(
+    host: string,
+    message: OutboundMessage,
+    port?: number,
+    opts?: SendOptions,
+  ): Promise<RecipientResult[]> {
+    return this.pool(host, port).send(message, opts);
   }
 
   /**
    * Tries hosts in order (MX preference, RFC 5321 §5.1), moving on while a host cannot take
    * the message; server replies, even 4xx, are results and end the search.
    */
-  async sendVia(hosts: readonly string[], message: OutboundMessage): Promise<RecipientResult[]> {
+  async sendVia(
+    hosts: readonly string[],
+    message: OutboundMessage,
+    opts?: SendOptions,
+  ): Promise<RecipientResult[]> {
     let lastError: unknown = new SmtpError("No host to deliver to", { phase: "connect" });
     for (const host of hosts) {
       try {
-        return await this.send(host, message);
+        return await this.send(host, message, undefined, opts);
       } catch (err) {
         if (!worthNextHost(err)) throw err;
         lastError = err;

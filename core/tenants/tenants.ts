@@ -1,4 +1,5 @@
 // Tenants (customers): creation, tier and add-ons, suspension — the operator's levers.
+import { isTimeZone } from "../time_zone.ts";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { isUuid, uuidv7 } from "../db/ids.ts";
@@ -10,14 +11,10 @@ import { type Page, pageQuery, type PageRequest } from "../http/pagination.ts";
 
 export const TIERS = ["light", "standard", "advanced"] as const satisfies readonly Tier[];
 
-const timeZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, "Unknown time zone");
+const timeZone = z.string().refine(
+  isTimeZone,
+  "Unknown time zone (an IANA name, e.g. Europe/Helsinki)",
+);
 
 export const TenantCreate = z.object({
   name: z.string().trim().min(1).max(200),

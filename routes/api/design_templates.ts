@@ -28,7 +28,7 @@ import { bearer, body, errorsWithConflict, IdempotencyHeader, IdParam, json } fr
 
 const errors = errorsWithConflict("The name is taken, the template is archived or the default");
 
-const TemplateSchema = z.object({
+export const TemplateSchema = z.object({
   id: z.string(),
   name: z.string(),
   is_default: z.boolean(),
@@ -39,7 +39,7 @@ const TemplateSchema = z.object({
   archived_at: z.string().nullable(),
 }).openapi("DesignTemplate");
 
-const VersionSchema = z.object({
+export const VersionSchema = z.object({
   id: z.string(),
   template_id: z.string(),
   version: z.number().int(),
@@ -48,7 +48,7 @@ const VersionSchema = z.object({
   created_at: z.string(),
 }).openapi("DesignTemplateVersion");
 
-const TemplateDetailSchema = TemplateSchema.extend({
+export const TemplateDetailSchema = TemplateSchema.extend({
   mjml: z.string().openapi({ description: "The MJML source of the current version" }),
   versions: z.array(VersionSchema).openapi({ description: "Newest first" }),
 }).openapi("DesignTemplateDetail");

@@ -51,6 +51,20 @@ const ImportSchema = z.object({
   updated_at: z.string(),
 }).openapi("Import");
 
+/** The real run may also add everyone in the file to a list (ignored by the dry run). */
+const RunBody = z.object({ list_id: z.uuid().optional() }).strict();
+
+async function runBody(req: Request): Promise<z.output<typeof RunBody>> {
+  const raw = await req.text();
+  let body: unknown = {};
+  try {
+    if (raw.trim()) body = JSON.parse(raw);
+  } catch {
+    throw new AppError("validation", {}, [{ path: "body", code: "invalid_json", message: "" }]);
+  }
+  return RunBody.parse(body);
+}
+
 const tags = ["Import"];
 
 export function importRoutes(app: OpenAPIHono, deps: AppDeps): void {
@@ -140,13 +154,18 @@ export function importRoutes(app: OpenAPIHono, deps: AppDeps): void {
         summary: apply
           ? "Run the import for real, in one transaction (after a dry run); poll for progress"
           : "Dry run: report new, updated, conflicting and invalid rows without changing data",
+        description: apply
+          ? 'Optional JSON body {"list_id": "…"}: also add everyone in the file to that list.'
+          : undefined,
         request: { params: IdParam },
         responses: { 202: json(ImportSchema, "Started"), ...errors },
       }),
       async (c) => {
         const tenant = requireTenant(c, "write");
         const id = c.req.valid("param").id;
-        await startImport(deps, tenant.id, id, { apply }, actorOf(c));
+        // The real run's body is optional: without one, nobody is added to a list.
+        const listId = apply ? (await runBody(c.req.raw)).list_id : undefined;
+        await startImport(deps, tenant.id, id, { apply, listId }, actorOf(c));
         return c.json(jsonify(await getImport(deps, tenant.id, id)), 202);
       },
     );

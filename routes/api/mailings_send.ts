@@ -83,7 +83,13 @@ export function mailingSendRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const tenant = requireTenant(c, "read");
       const m = await getMailing(deps, tenant.id, c.req.valid("param").id);
-      return c.json(await countRecipients(deps, tenant.id, m.recipients), 200);
+      return c.json(
+        await countRecipients(deps, tenant.id, m.recipients, {
+          subscriptionTypeId: m.subscription_type_id,
+          mailingId: m.id,
+        }),
+        200,
+      );
     },
   );
 

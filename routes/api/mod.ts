@@ -19,6 +19,7 @@ import { unsubscribeRoutes } from "./unsubscribes.ts";
 import { dkimKeyRoutes } from "./dkim_keys.ts";
 import { designTemplateRoutes } from "./design_templates.ts";
 import { senderRoutes } from "./senders.ts";
+import { operatorDesignRoutes } from "./operator_design.ts";
 
 export const API_VERSION = "0.1.0";
 
@@ -33,6 +34,16 @@ export function newApi(): OpenAPIHono {
 
 export function apiRoutes(deps: AppDeps): OpenAPIHono {
   const api = newApi();
+  // A POST that says JSON but sends nothing means "no body": routes whose body is optional (an
+  // unblock note) then see none, instead of answering 400 for malformed JSON.
+  api.use("*", async (c, next) => {
+    if (c.req.raw.body === null && c.req.header("content-type")?.includes("json")) {
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete("content-type");
+      c.req.raw = new Request(c.req.raw, { headers });
+    }
+    await next();
+  });
   api.use("*", authenticate(deps, "bearer"));
   api.use("*", idempotency(deps));
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
@@ -43,6 +54,7 @@ export function apiRoutes(deps: AppDeps): OpenAPIHono {
 
   tenantAdminRoutes(api, deps);
   tenantRoutes(api, deps);
+  operatorDesignRoutes(api, deps);
   personRoutes(api, deps);
   importRoutes(api, deps);
   segmentRoutes(api, deps);

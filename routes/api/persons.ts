@@ -8,6 +8,7 @@ import {
   addNote,
   AddressInput,
   changeLifecycle,
+  CLEAR_NOTE_MAX,
   clearUndeliverable,
   createCustomField,
   createPerson,
@@ -107,6 +108,13 @@ const AddressParams = z.object({
 });
 
 const tags = ["People"];
+
+const ClearUndeliverableBody = z.object({
+  note: z.string().trim().max(CLEAR_NOTE_MAX).optional().openapi({
+    description: "Why the flag is cleared (kept in the audit log and on the timeline)",
+    example: "The recipient confirmed by phone that the mailbox works again",
+  }),
+}).openapi("ClearUndeliverable");
 
 export function personRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(
@@ -253,14 +261,23 @@ export function personRoutes(app: OpenAPIHono, deps: AppDeps): void {
       tags,
       security: bearer,
       summary: "Unblock an address flagged undeliverable (admins only; noted on the timeline)",
-      request: { params: AddressParams },
+      description: "An optional note says why; it is kept in the audit log and on the timeline.",
+      request: {
+        params: AddressParams,
+        body: { ...body(ClearUndeliverableBody), required: false },
+      },
       responses: { 200: json(PersonSchema, "The person"), ...errors },
     }),
     async (c) => {
       const tenant = requireTenantAdmin(c);
       const { id, addressId } = c.req.valid("param");
+      const input = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
       return c.json(
-        jsonify(await clearUndeliverable(deps, tenant.id, id, addressId, actorOf(c))),
+        jsonify(
+          await clearUndeliverable(deps, tenant.id, id, addressId, actorOf(c), {
+            note: input.note,
+          }),
+        ),
         200,
       );
     },

@@ -8,6 +8,7 @@ import { notFound } from "./not_found.ts";
 import { TokenSigner } from "../../core/feedback/tokens.ts";
 import { SAFE_URL } from "../../core/feedback/tracking.ts";
 import { compileContent } from "../../core/send/render.ts";
+import { streamMessageLinks } from "../../core/send/stream_render.ts";
 import { RecentActivity, trackingRecorder } from "../../core/feedback/events.ts";
 import {
   classifyClick,
@@ -43,6 +44,7 @@ export function trackingRoutes(deps: AppDeps): Hono {
   const recent = new RecentActivity();
   // A send's content is frozen: its tracked links are found once per process (bounded).
   const linksOf = new Map<string, string[]>();
+  const streams = new Set<string>();
 
   app.get("/t/o/:file", function openPixel(c) {
     const file = c.req.param("file");
@@ -78,13 +80,14 @@ export function trackingRoutes(deps: AppDeps): Hono {
       .select([
         "q.send_id",
         "q.sent_at",
+        "q.data",
         sql<boolean>`exists (select 1 from tracking_events e where e.tenant_id = q.tenant_id
           and e.queue_id = q.id and e.kind = 'open')`.as("opened"),
       ])
       .where("q.tenant_id", "=", ref.tenantId).where("q.id", "=", ref.queueId)
       .executeTakeFirst();
     if (!row) return notFound(c, deps, "tracking.link_not_found");
-    const links = await mailingLinks(ref.tenantId, row.send_id);
+    const links = await mailingLinks(ref.tenantId, row.send_id, row.data);
     const url = links?.[ref.link];
     if (url === undefined || !SAFE_URL.test(url)) {
       return notFound(c, deps, "tracking.link_not_found");
@@ -123,13 +126,24 @@ export function trackingRoutes(deps: AppDeps): Hono {
     return c.redirect(url, 302);
   });
 
-  async function mailingLinks(tenantId: string, sendId: string): Promise<string[] | null> {
+  async function mailingLinks(
+    tenantId: string,
+    sendId: string,
+    data: unknown,
+  ): Promise<string[] | null> {
     const key = `${tenantId}/${sendId}`;
+    // A transactional stream's messages each carry their own content (and links).
+    if (streams.has(key)) return streamMessageLinks(data);
     const hit = linksOf.get(key);
     if (hit) return hit;
-    const send = await deps.db.selectFrom("sends").select("content")
+    const send = await deps.db.selectFrom("sends").select(["content", "stream"])
       .where("tenant_id", "=", tenantId).where("id", "=", sendId).executeTakeFirst();
     if (!send) return null;
+    if (send.stream !== null) {
+      if (streams.size >= 10_000) streams.clear();
+      streams.add(key);
+      return streamMessageLinks(data);
+    }
     // The same derivation the render stage used, so positions always agree.
     const links = compileContent(send.content as SendContent).links;
     if (linksOf.size >= 500) linksOf.delete(linksOf.keys().next().value!);

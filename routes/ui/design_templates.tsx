@@ -1,38 +1,35 @@
 // Staff UI for the design template: MJML source, validation errors by line, a live preview and
 // the list of versions. Admins edit (any staff with the design_templates plugin); others read.
+// The editor's parts live in design_editor.tsx (the operator's page uses them too).
 import type { Context, Hono } from "hono";
-import { raw } from "hono/html";
-import { z } from "zod";
 import type { AppDeps } from "../../core/deps.ts";
-import { formatDateTime, type Locale, t } from "../../core/i18n/mod.ts";
+import { t } from "../../core/i18n/mod.ts";
 import { actorOf, requireTenant } from "../../core/http/context.ts";
-import { localizeIssues } from "../../core/http/errors.ts";
 import { AppError } from "../../core/errors.ts";
-import {
-  BUILTIN_DESIGN_MJML,
-  type DesignSlots,
-  fillDesign,
-  renderDesign,
-} from "../../core/mailings/design.ts";
-import { validateMjml } from "../../core/mailings/design_mjml.ts";
+import { BUILTIN_DESIGN_MJML, renderDesign } from "../../core/mailings/design.ts";
 import {
   addDesignVersion,
   createDesignTemplate,
   getDesignTemplate,
   getDesignVersion,
   listDesignTemplates,
-  mjmlFieldIssues,
   MULTI_DESIGN_PLUGIN,
 } from "../../core/mailings/design_store.ts";
-import { Csrf, Page } from "./layout.tsx";
-import { errorText, field, readForm } from "./forms.ts";
+import { Page } from "./layout.tsx";
+import { field, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
-
-export interface ShownIssue {
-  line: number | null;
-  tag: string | null;
-  message: string;
-}
+import {
+  DesignForm,
+  Issues,
+  LiveScript,
+  mjmlIssuesOf,
+  Preview,
+  previewAnswer,
+  previewSource,
+  sampleSlots,
+  type ShownIssue,
+  Versions,
+} from "./design_editor.tsx";
 
 /** Who may change designs: tenant admins; with the plugin, any staff user. */
 export function canEditDesign(c: Context): boolean {
@@ -45,101 +42,6 @@ function requireEditor(c: Context) {
   const tenant = requireTenant(c);
   if (!canEditDesign(c)) throw new AppError("forbidden");
   return tenant;
-}
-
-/** Sample slot values for previews, in the viewer's language. */
-export function sampleSlots(l: Locale): DesignSlots {
-  return {
-    content: `<h1>${t(l, "design.sample_heading")}</h1><p>${t(l, "design.sample_body")}</p>`,
-    header: t(l, "design.sample_header"),
-    footer: t(l, "design.sample_footer"),
-    preheader: t(l, "design.sample_preheader"),
-  };
-}
-
-/** Validates a source and renders it with the sample, without saving or caching anything. */
-export async function previewSource(l: Locale, source: string) {
-  const r = await validateMjml(source);
-  const issues: ShownIssue[] = localizeIssues(l, mjmlFieldIssues(r.issues));
-  return { valid: r.ok, issues, html: r.ok ? fillDesign(r.compiled, sampleSlots(l)) : null };
-}
-
-function Issues({ l, issues }: { l: Locale; issues: ShownIssue[] }) {
-  return (
-    <div class="flash error" role="alert" data-testid="mjml-issues" hidden={!issues.length}>
-      <p>{t(l, "design.errors")}</p>
-      <ol class="errors" data-testid="mjml-errors">
-        {issues.map((i) => <li data-line={i.line ?? ""}>{issueLine(l, i)}</li>)}
-      </ol>
-    </div>
-  );
-}
-
-/** Desktop and phone-width previews; sandboxed (no scripts) and fed by srcdoc. */
-export function Preview({ l, html }: { l: Locale; html: string | null }) {
-  return (
-    <div class="card">
-      <h2>{t(l, "design.preview")}</h2>
-      <div
-        class="design-previews"
-        style="display:flex;gap:1rem;flex-wrap:wrap;align-items:flex-start"
-      >
-        <iframe
-          sandbox=""
-          data-testid="preview-desktop"
-          title={t(l, "design.preview_title")}
-          srcdoc={html ?? ""}
-          style="flex:1 1 600px;min-width:320px;height:640px;border:1px solid #ccc;background:#fff"
-        >
-        </iframe>
-        <iframe
-          sandbox=""
-          data-testid="preview-mobile"
-          title={t(l, "design.preview_title")}
-          srcdoc={html ?? ""}
-          style="width:375px;height:640px;border:1px solid #ccc;background:#fff"
-        >
-        </iframe>
-      </div>
-    </div>
-  );
-}
-
-// Live preview: re-checks the source a moment after typing stops; without JavaScript the
-// "Check and preview" button does the same through the form.
-const LIVE_SCRIPT = `(() => {
-  const form = document.querySelector("form[data-design-form]");
-  if (!form) return;
-  const area = form.querySelector("textarea[name=mjml]");
-  const frames = document.querySelectorAll(".design-previews iframe");
-  const box = document.querySelector("[data-testid=mjml-issues]");
-  const list = box.querySelector("ol");
-  let timer, seq = 0;
-  area.addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      const mine = ++seq;
-      const body = new URLSearchParams({ mjml: area.value });
-      const res = await fetch("/design/preview", { method: "POST", body,
-        headers: { "x-csrf-token": form.querySelector("input[name=_csrf]").value } });
-      if (!res.ok || mine !== seq) return;
-      const out = await res.json();
-      if (out.html !== null) frames.forEach((f) => f.srcdoc = out.html);
-      list.replaceChildren(...out.lines.map((text, i) => {
-        const li = document.createElement("li");
-        li.textContent = text;
-        li.dataset.line = out.issues[i].line ?? "";
-        return li;
-      }));
-      box.hidden = out.lines.length === 0;
-    }, 500);
-  });
-})();`;
-
-function issueLine(l: Locale, i: ShownIssue): string {
-  return i.line === null
-    ? t(l, "design.error_noline", { message: i.message })
-    : t(l, "design.error_line", { line: i.line, tag: i.tag ?? "", message: i.message });
 }
 
 export function designPages(app: Hono, deps: AppDeps, flash: FlashStore) {
@@ -160,32 +62,18 @@ export function designPages(app: Hono, deps: AppDeps, flash: FlashStore) {
         <Issues l={l} issues={extra.issues ?? []} />
         {edit
           ? (
-            <form method="post" action="/design" class="card stack" data-design-form>
-              <Csrf c={c} />
-              <label>
-                {t(l, "design.name")}
-                <input name="name" required maxlength={200} value={extra.name ?? ""} />
-              </label>
-              <label>
-                {t(l, "design.source")}
-                <textarea
-                  name="mjml"
-                  rows={24}
-                  spellcheck={false}
-                  class="code"
-                  style="font-family:ui-monospace,monospace;font-weight:normal;font-size:.85rem"
-                >
-                  {source}
-                </textarea>
-              </label>
-              <div>
-                <button type="submit">{t(l, "design.create")}</button>
-              </div>
-            </form>
+            <DesignForm
+              c={c}
+              action="/design"
+              previewUrl="/design/preview"
+              source={source}
+              editable
+              create={{ name: extra.name ?? "" }}
+            />
           )
           : <p>{t(l, "design.read_only")}</p>}
         <Preview l={l} html={preview.html} />
-        {edit && <script>{raw(LIVE_SCRIPT)}</script>}
+        {edit && <LiveScript />}
       </Page>,
       (extra.status ?? 200) as 200,
     );
@@ -204,7 +92,6 @@ export function designPages(app: Hono, deps: AppDeps, flash: FlashStore) {
   ) {
     const tenant = requireTenant(c);
     const l = c.get("locale");
-    const tz = c.get("timeZone");
     const tpl = await getDesignTemplate(deps, tenant.id, id);
     const wanted = c.req.query("version");
     const shown = wanted && wanted !== tpl.current_version_id
@@ -226,49 +113,21 @@ export function designPages(app: Hono, deps: AppDeps, flash: FlashStore) {
         <p class="muted">{t(l, "design.intro")}</p>
         {shown && <p>{t(l, "design.viewing_old", { version: shown.version })}</p>}
         <Issues l={l} issues={extra.issues ?? []} />
-        <form method="post" action={`/design/${tpl.id}`} class="card stack" data-design-form>
-          <Csrf c={c} />
-          <label>
-            {t(l, "design.source")}
-            <textarea
-              name="mjml"
-              rows={24}
-              spellcheck={false}
-              class="code"
-              style="font-family:ui-monospace,monospace;font-weight:normal;font-size:.85rem"
-              readonly={!edit}
-              data-testid="mjml-source"
-            >
-              {source}
-            </textarea>
-          </label>
-          {edit
-            ? (
-              <div>
-                <button type="submit" name="action" value="save">{t(l, "design.save")}</button>{" "}
-                <button type="submit" name="action" value="check" class="secondary">
-                  {t(l, "design.check")}
-                </button>
-              </div>
-            )
-            : <p class="muted">{t(l, "design.read_only")}</p>}
-        </form>
+        <DesignForm
+          c={c}
+          action={`/design/${tpl.id}`}
+          previewUrl="/design/preview"
+          source={source}
+          editable={edit}
+        />
         <Preview l={l} html={html} />
-        <div class="card">
-          <h2>{t(l, "design.versions")}</h2>
-          <ol class="versions" data-testid="versions">
-            {tpl.versions.map((v) => (
-              <li>
-                <a href={`/design/${tpl.id}?version=${v.id}`}>
-                  {t(l, "design.version", { version: v.version })}
-                </a>{" "}
-                · {formatDateTime(v.created_at, l, tz)} · {v.created_by ?? ""}
-                {v.id === tpl.current_version_id && ` · ${t(l, "design.current")}`}
-              </li>
-            ))}
-          </ol>
-        </div>
-        {edit && <script>{raw(LIVE_SCRIPT)}</script>}
+        <Versions
+          c={c}
+          versions={tpl.versions}
+          currentId={tpl.current_version_id}
+          href={(v) => `/design/${tpl.id}?version=${v}`}
+        />
+        {edit && <LiveScript />}
       </Page>,
       (extra.status ?? 200) as 200,
     );
@@ -303,10 +162,7 @@ export function designPages(app: Hono, deps: AppDeps, flash: FlashStore) {
   /** JSON for the live preview: validation issues (with lines) and the rendered sample. */
   app.post("/design/preview", async (c) => {
     requireTenant(c);
-    const l = c.get("locale");
-    const source = field(await readForm(c), "mjml").slice(0, 250_000);
-    const out = await previewSource(l, source);
-    return c.json({ ...out, lines: out.issues.map((i) => issueLine(l, i)) });
+    return c.json(await previewAnswer(c.get("locale"), field(await readForm(c), "mjml")));
   });
 
   app.get(
@@ -341,23 +197,4 @@ export function designPages(app: Hono, deps: AppDeps, flash: FlashStore) {
       return await templatePage(c, id, { source, issues, html: null, status: 400 });
     }
   });
-}
-
-/** The problems of a failed save as lines to show, or null when the error is unexpected. */
-function mjmlIssuesOf(c: Context, e: unknown): ShownIssue[] | null {
-  if (e instanceof AppError && e.code === "validation" && Array.isArray(e.details)) {
-    return localizeIssues(c.get("locale"), e.details).map((d) => {
-      const at = d as unknown as Partial<ShownIssue>;
-      return {
-        line: at.line ?? null,
-        tag: at.tag ?? null,
-        message: d.path === "mjml" ? d.message : `${d.path}: ${d.message}`,
-      };
-    });
-  }
-  if (e instanceof z.ZodError || e instanceof AppError) {
-    if (e instanceof AppError && (e.code === "not_found" || e.code === "forbidden")) return null;
-    return [{ line: null, tag: null, message: errorText(c, e) }];
-  }
-  return null;
 }

@@ -99,7 +99,12 @@ export function importPages(app: Hono, deps: AppDeps, flash: FlashStore) {
     const imp = await getImport(deps, tenant.id, c.req.param("id"));
     const notice = await flash.take(c);
     if (imp.status === "checking" || imp.status === "running") return progressPage(c, imp);
-    if (imp.status === "checked" || imp.status === "done") return reportPage(c, imp, notice);
+    if (imp.status === "checked" || imp.status === "done") {
+      // The real run may also put everyone in the file on a list (which can trigger mail).
+      const lists = await deps.db.selectFrom("lists").select(["id", "name"])
+        .where("tenant_id", "=", requireTenant(c).id).orderBy("name").limit(500).execute();
+      return reportPage(c, imp, notice, lists);
+    }
     return await mappingPage(
       c,
       imp,
@@ -124,6 +129,12 @@ export function importPages(app: Hono, deps: AppDeps, flash: FlashStore) {
     const targets = [
       ...IMPORT_TARGETS.map((x) => ({ value: x, label: t(l, `import.target.${x}`) })),
       ...custom.map((f) => ({ value: `custom.${f.key}`, label: f.label })),
+      ...deps.registry.addressTypes(c.get("plugins")).map((x) => ({
+        value: `email.${x.type}`,
+        label: t(l, "import.target.email_typed", {
+          type: t(l, `${x.plugin}.address_type.${x.type}`),
+        }),
+      })),
     ];
     const sample = await previewRows(deps, tenant.id, imp);
     return c.html(
@@ -224,7 +235,12 @@ export function importPages(app: Hono, deps: AppDeps, flash: FlashStore) {
     );
   }
 
-  function reportPage(c: Context, imp: ImportRow, notice: Flash | null) {
+  function reportPage(
+    c: Context,
+    imp: ImportRow,
+    notice: Flash | null,
+    lists: { id: string; name: string }[] = [],
+  ) {
     const l = c.get("locale");
     const r = imp.report!;
     const n = (x: number) => formatNumber(x, l);
@@ -302,6 +318,15 @@ export function importPages(app: Hono, deps: AppDeps, flash: FlashStore) {
         {!done && (
           <form method="post" action={`/people/import/${imp.id}/run`} class="row">
             <Csrf c={c} />
+            {lists.length > 0 && (
+              <label>
+                {t(l, "import.add_to_list")}{" "}
+                <select name="list_id" data-testid="import-list">
+                  <option value="">{t(l, "import.no_list")}</option>
+                  {lists.map((x) => <option value={x.id}>{x.name}</option>)}
+                </select>
+              </label>
+            )}
             <button type="submit">{t(l, "import.run")}</button>
             <a href={`/people/import/${imp.id}/mapping`}>{t(l, "import.change_mapping")}</a>
           </form>
@@ -323,7 +348,8 @@ export function importPages(app: Hono, deps: AppDeps, flash: FlashStore) {
     const tenant = requireTenant(c);
     const id = c.req.param("id");
     try {
-      await startImport(deps, tenant.id, id, { apply: true }, actorOf(c));
+      const listId = field(await readForm(c), "list_id") || undefined;
+      await startImport(deps, tenant.id, id, { apply: true, listId }, actorOf(c));
     } catch (err) {
       if (err instanceof AppError && err.code === "not_found") throw err;
       await flash.set(c, { kind: "error", text: errorText(c, err) });

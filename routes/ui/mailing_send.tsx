@@ -3,21 +3,24 @@
 // a mailing that is sending or sent with live progress (static/mailing_progress.js polls JSON).
 import type { Context, Hono } from "hono";
 import type { AppDeps } from "../../core/deps.ts";
-import { formatDateTime, formatNumber, type Locale, t } from "../../core/i18n/mod.ts";
+import {
+  exclusionLabel,
+  formatDateTime,
+  formatNumber,
+  type Locale,
+  t,
+} from "../../core/i18n/mod.ts";
 import { actorOf, requireTenant } from "../../core/http/context.ts";
 import { getMailing, type Mailing } from "../../core/mailings/mailings.ts";
-import {
-  cancelMailing,
-  mailingProgress,
-  sendMailing,
-  testSendMailing,
-} from "../../core/mailings/send.ts";
+import { cancelMailing, mailingProgress, sendMailing } from "../../core/mailings/send.ts";
 import { countRecipients, mergeFieldReport } from "../../core/mailings/recipients.ts";
 import { AppError } from "../../core/errors.ts";
 import { Csrf, Page } from "./layout.tsx";
 import { errorText, field, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
 import { previewPages } from "./mailing_preview.tsx";
+import { testSendParts } from "./mailing_test_send.tsx";
+import { MailingPanels } from "./mailing_panels.tsx";
 
 type Progress = Awaited<ReturnType<typeof mailingProgress>>;
 
@@ -110,25 +113,28 @@ export async function statusPage(c: Context, deps: AppDeps, m: Mailing, flash: F
           )}
         </div>
       </div>
+      <MailingPanels c={c} deps={deps} mailing={m} />
       <script src="/mailings/assets/mailing_progress.js" defer></script>
     </Page>,
   );
 }
 
-const splitAddresses = (s: string) => s.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
-
 export function sendPages(app: Hono, deps: AppDeps, flash: FlashStore) {
   previewPages(app, deps);
+  const { TestSendCard, routes: testSendRoutes } = testSendParts(deps, flash);
+  testSendRoutes(app);
 
   app.get("/mailings/:id/review", async (c) => {
     const tenant = requireTenant(c);
     const l = c.get("locale");
-    const auth = c.get("auth");
     const m = await getMailing(deps, tenant.id, c.req.param("id"));
     if (m.status !== "draft") return c.redirect(`/mailings/${m.id}`, 303);
     let problem = "";
     const [count, report] = await Promise.all([
-      countRecipients(deps, tenant.id, m.recipients),
+      countRecipients(deps, tenant.id, m.recipients, {
+        subscriptionTypeId: m.subscription_type_id,
+        mailingId: m.id,
+      }),
       mergeFieldReport(deps, tenant.id, m),
     ]).catch((err) => {
       problem = errorText(c, err);
@@ -136,7 +142,6 @@ export function sendPages(app: Hono, deps: AppDeps, flash: FlashStore) {
     });
     const excluded = Object.entries(count?.excluded ?? {}).filter(([, n]) => n);
     const warnings = (report?.fields ?? []).filter((f) => f.missing > 0 || f.unknown);
-    const ownAddress = auth?.kind === "user" ? auth.user.email : "";
     const title = t(l, "mailui.review_title", { subject: m.subject || t(l, "mailui.no_subject") });
     return c.html(
       <Page c={c} deps={deps} title={title} flash={await flash.take(c)}>
@@ -156,7 +161,7 @@ export function sendPages(app: Hono, deps: AppDeps, flash: FlashStore) {
                 <strong>{t(l, "mailui.excluded")}</strong>
                 <ul data-testid="excluded">
                   {excluded.map(([reason, n]) => (
-                    <li>{t(l, `mailui.reason.${reason}`)}: {formatNumber(n!, l)}</li>
+                    <li>{exclusionLabel(l, reason)}: {formatNumber(n!, l)}</li>
                   ))}
                 </ul>
               </div>
@@ -197,21 +202,8 @@ export function sendPages(app: Hono, deps: AppDeps, flash: FlashStore) {
             </a>
           </p>
         </section>
-        <section class="card stack">
-          <h2>{t(l, "mailui.test_send")}</h2>
-          <form method="post" action={`/mailings/${m.id}/test`} class="stack">
-            <Csrf c={c} />
-            {m.recipients.persons[0] && (
-              <input type="hidden" name="as_person" value={m.recipients.persons[0]} />
-            )}
-            <label>
-              {t(l, "mailui.test_to")}
-              <textarea name="to" rows={2}>{ownAddress}</textarea>
-              <small class="muted">{t(l, "mailui.test_help")}</small>
-            </label>
-            <button type="submit" class="secondary">{t(l, "mailui.test_send")}</button>
-          </form>
-        </section>
+        <TestSendCard c={c} mailing={m} />
+        <MailingPanels c={c} deps={deps} mailing={m} />
         <section class="card stack">
           <h2>{t(l, "mailui.send")}</h2>
           <form
@@ -234,28 +226,6 @@ export function sendPages(app: Hono, deps: AppDeps, flash: FlashStore) {
         <script src="/mailings/assets/mailing_progress.js" defer></script>
       </Page>,
     );
-  });
-
-  app.post("/mailings/:id/test", async (c) => {
-    const tenant = requireTenant(c);
-    const l = c.get("locale");
-    const id = c.req.param("id");
-    await getMailing(deps, tenant.id, id);
-    const form = await readForm(c);
-    const to = splitAddresses(field(form, "to"));
-    try {
-      // Merged as the first chosen person when there is one, else as the first test address.
-      const person = field(form, "as_person");
-      const as = person ? { person_id: person } : undefined;
-      const r = await testSendMailing(deps, tenant.id, id, { to, as, locale: l }, actorOf(c));
-      await flash.set(c, {
-        kind: "ok",
-        text: t(l, "mailui.test_sent", { n: r.total ?? to.length }),
-      });
-    } catch (err) {
-      await flash.set(c, { kind: "error", text: errorText(c, err) });
-    }
-    return c.redirect(`/mailings/${id}/review`, 303);
   });
 
   app.post("/mailings/:id/send", async (c) => {

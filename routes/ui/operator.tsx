@@ -1,4 +1,5 @@
-// Operator screens: list and create tenants, change tier, add-ons and status, add staff users.
+// Operator screens: list and create tenants, change tier, add-ons and status, add staff users,
+// set up the tenant's design template (operator_design.tsx).
 import type { Context, Hono } from "hono";
 import type { AppDeps } from "../../core/deps.ts";
 import { formatDateTime, t } from "../../core/i18n/mod.ts";
@@ -16,6 +17,7 @@ import { PageQuery } from "../../core/http/pagination.ts";
 import { Csrf, Page } from "./layout.tsx";
 import { errorText, field, fields, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
+import { operatorDesignPages, TenantDesignCard } from "./operator_design.tsx";
 
 export function operatorPages(app: Hono, deps: AppDeps, flash: FlashStore) {
   const pluginNames = () => deps.registry.all().map((p) => p.name).sort();
@@ -243,10 +245,13 @@ export function operatorPages(app: Hono, deps: AppDeps, flash: FlashStore) {
             </div>
           </form>
         </div>
+        <TenantDesignCard c={c} deps={deps} tenant={tenant} />
       </Page>,
       (extra.status ?? 200) as 200,
     );
   }
+
+  operatorDesignPages(app, deps, flash);
 
   app.get("/operator/tenants/:id", async (c) => {
     requireOperator(c);

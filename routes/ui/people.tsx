@@ -10,6 +10,7 @@ import {
   addAddress,
   addNote,
   changeLifecycle,
+  CLEAR_NOTE_MAX,
   clearUndeliverable,
   createPerson,
   getPerson,
@@ -34,6 +35,8 @@ import {
 } from "./person_subscriptions.tsx";
 import { errorText, field, readForm } from "./forms.ts";
 import type { Flash, FlashStore } from "./flash.ts";
+import { PluginPanels } from "./plugin_panels.tsx";
+import { CSRF_FIELD } from "../../core/http/csrf.ts";
 
 const fullName = (p: { first_name: string; last_name: string }, l: Parameters<typeof t>[0]) =>
   `${p.first_name} ${p.last_name}`.trim() || t(l, "people.unnamed");
@@ -219,6 +222,11 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
     const auth = c.get("auth");
     const isAdmin = auth?.kind === "user" && auth.user.role === "admin";
     const base = `/people/${p.id}`;
+    const types = deps.registry.addressTypes(c.get("plugins"));
+    const typeLabel = (type: string) => {
+      const owner = types.find((x) => x.type === type);
+      return owner ? t(l, `${owner.plugin}.address_type.${type}`) : type;
+    };
     return c.html(
       <Page c={c} deps={deps} title={fullName(p, l)} flash={notice}>
         <p>
@@ -243,6 +251,7 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
               <li>
                 <strong>{a.address}</strong>{" "}
                 {a.is_primary && <span class="badge">{t(l, "people.primary")}</span>}{" "}
+                {a.type && <span class="badge" data-type={a.type}>{typeLabel(a.type)}</span>}{" "}
                 {a.undeliverable_at && (
                   <span class="badge revoked" title={a.undeliverable_reason ?? ""}>
                     {t(l, "people.undeliverable")}
@@ -266,8 +275,19 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
                       </form>
                     )}
                     {a.undeliverable_at && isAdmin && (
-                      <form method="post" action={`${base}/addresses/${a.id}/clear`}>
+                      <form
+                        method="post"
+                        action={`${base}/addresses/${a.id}/clear`}
+                        data-testid="unblock"
+                      >
                         <Csrf c={c} />
+                        <input
+                          type="text"
+                          name="note"
+                          maxlength={CLEAR_NOTE_MAX}
+                          aria-label={t(l, "people.unblock_note")}
+                          placeholder={t(l, "people.unblock_note")}
+                        />
                         <button type="submit" class="link">{t(l, "people.unblock")}</button>
                       </form>
                     )}
@@ -294,6 +314,24 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
             </form>
           )}
         </div>
+
+        {auth?.kind === "user" && (
+          <PluginPanels
+            c={c}
+            deps={deps}
+            panel={(plugin) => plugin.ui?.personPanel}
+            ctx={{
+              deps,
+              tenant,
+              personId: p.id,
+              user: { id: auth.user.id, role: auth.user.role },
+              locale: l,
+              timeZone: tz,
+              csrf: { field: CSRF_FIELD, token: c.get("csrfToken") },
+            }}
+            testId="person-panels"
+          />
+        )}
 
         <div class="card">
           <h2>{t(l, "people.timeline")}</h2>
@@ -539,7 +577,8 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
         await flash.set(c, { kind: "ok", text: t(c.get("locale"), okKey) });
         return c.redirect(`/people/${c.req.param("id")}`, 303);
       } catch (err) {
-        if (err instanceof AppError && err.code === "not_found") throw err;
+        // Not a form mistake: the error page says so with its own status.
+        if (err instanceof AppError && ["not_found", "forbidden"].includes(err.code)) throw err;
         return await profile(c, { kind: "error", text: errorText(c, err) }, 400);
       }
     });
@@ -585,9 +624,11 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
     (c, tid) => removeAddress(deps, tid, c.req.param("id")!, c.req.param("aid")!, actorOf(c)),
     "people.address_removed",
   );
-  action("/people/:id/addresses/:aid/clear", (c, tid) => {
+  action("/people/:id/addresses/:aid/clear", (c, tid, form) => {
     requireTenantAdmin(c);
-    return clearUndeliverable(deps, tid, c.req.param("id")!, c.req.param("aid")!, actorOf(c));
+    return clearUndeliverable(deps, tid, c.req.param("id")!, c.req.param("aid")!, actorOf(c), {
+      note: field(form, "note"),
+    });
   }, "people.unblocked");
   action(
     "/people/:id/notes",
@@ -648,9 +689,15 @@ function noteText(
   if (n.kind === "system") {
     // System notes are structured so they can be shown in the reader's language.
     try {
-      const e = JSON.parse(n.body) as { event?: string; address?: string; reason?: string };
+      const e = JSON.parse(n.body) as {
+        event?: string;
+        address?: string;
+        reason?: string;
+        note?: string;
+      };
       if (e.event === "undeliverable_cleared") {
-        return t(l, "people.note_unblocked", { address: e.address ?? "", reason: e.reason ?? "" });
+        const params = { address: e.address ?? "", reason: e.reason ?? "", note: e.note ?? "" };
+        return t(l, e.note ? "people.note_unblocked_with_note" : "people.note_unblocked", params);
       }
     } catch { /* a plain text system note */ }
   }

@@ -6,7 +6,9 @@ import { stream } from "hono/streaming";
 import { z } from "zod";
 import type { AppDeps } from "../../core/deps.ts";
 import {
+  exclusionLabel,
   formatDateTime,
+  formatDay,
   formatNumber,
   formatPercent,
   type Locale,
@@ -16,6 +18,8 @@ import { getSend } from "../../core/send/queue.ts";
 import { requireTenant } from "../../core/http/context.ts";
 import { AppError } from "../../core/errors.ts";
 import {
+  MAX_PERIOD_DAYS,
+  periodDaily,
   periodStats,
   RECIPIENT_FILTERS,
   type RecipientFilter,
@@ -26,6 +30,8 @@ import {
 } from "../../core/feedback/stats.ts";
 import { Page } from "./layout.tsx";
 import { csvCell } from "../../core/http/csv.ts";
+import { SendStatsPanels } from "./send_stats_panels.tsx";
+import { addDays, isTimeZone, localDate, startOfLocalDay } from "../../core/time_zone.ts";
 
 const PAGE = 50;
 const RecipientQuery = z.object({
@@ -41,7 +47,9 @@ export function TimelineChart(
 ) {
   const W = 720, H = 220, P = 36;
   const max = Math.max(1, ...points.flatMap((p) => [p.opens, p.clicks, p.machineOpens]));
-  const x = (i: number) => P + (points.length < 2 ? 0 : (i * (W - 2 * P)) / (points.length - 1));
+  // A single point sits in the middle, not on the axis.
+  const x = (i: number) =>
+    P + (points.length < 2 ? (W - 2 * P) / 2 : (i * (W - 2 * P)) / (points.length - 1));
   const y = (v: number) => H - P - (v * (H - 2 * P)) / max;
   const line = (f: (p: TimelinePoint) => number) =>
     points.map((p, i) => `${x(i).toFixed(1)},${y(f(p)).toFixed(1)}`).join(" ");
@@ -70,6 +78,11 @@ export function TimelineChart(
           </text>
         )}
         {series.map((s) => <polyline points={line(s.f)} class={`series ${s.cls}`} />)}
+        {points.length <= 200 && series.flatMap((s) =>
+          points.map((p, i) => (
+            <circle cx={x(i).toFixed(1)} cy={y(s.f(p)).toFixed(1)} r="3" class={`dot ${s.cls}`} />
+          ))
+        )}
       </svg>
       <figcaption>
         {series.map((s) => <span class={`legend ${s.cls}`}>{t(l, s.key)}</span>)}
@@ -113,7 +126,7 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
     if (!q.success) throw new AppError("not_found");
     const [s, timeline, rows] = await Promise.all([
       sendStats(deps, tenant.id, id.data),
-      sendTimeline(deps, tenant.id, id.data),
+      sendTimeline(deps, tenant.id, id.data, { timeZone: tz }),
       sendRecipients(deps, tenant.id, id.data, {
         filter: q.data.status,
         after: q.data.after,
@@ -127,7 +140,7 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
         <h1>{t(l, "stats.title")}</h1>
         <p class="muted">
           {s.subject} · {t(l, `stats.status.${s.status}`)}
-          {s.startedAt && <>· {formatDateTime(s.startedAt, l, tz)}</>}
+          {s.startedAt && <>{" · "}{formatDateTime(s.startedAt, l, tz)}</>}
         </p>
         <div class="card">
           <Stats
@@ -153,7 +166,7 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
           {s.excludedTotal > 0 && (
             <p class="muted" data-testid="excluded">
               {Object.entries(s.excluded).map(([reason, n]) =>
-                `${t(l, `sends.excluded.${reason}`)}: ${formatNumber(Number(n), l)}`
+                `${exclusionLabel(l, reason)}: ${formatNumber(Number(n), l)}`
               ).join(" · ")}
             </p>
           )}
@@ -165,6 +178,7 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
             })}
           </p>
         </div>
+        <SendStatsPanels c={c} deps={deps} tenantId={tenant.id} sendId={id.data} />
         <div class="card">
           <h2>{t(l, "stats.over_time")}</h2>
           {timeline.points.length
@@ -267,21 +281,33 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
   app.get("/stats", async (c) => {
     const tenant = requireTenant(c);
     const l = c.get("locale");
-    const now = deps.clock();
+    // Days are the reader's: "1 March" starts at midnight where they are, not in UTC.
+    const tz = isTimeZone(c.get("timeZone")) ? c.get("timeZone") : "UTC";
     const q = z.object({
       from: z.iso.date().optional(),
       to: z.iso.date().optional(),
     }).safeParse(c.req.query());
-    const fromText = (q.success && q.data.from) ||
-      new Date(now.getTime() - 30 * 86_400_000).toISOString().slice(0, 10);
-    const toText = (q.success && q.data.to) || now.toISOString().slice(0, 10);
-    const from = new Date(`${fromText}T00:00:00Z`);
-    const to = new Date(new Date(`${toText}T00:00:00Z`).getTime() + 86_400_000);
-    const p = await periodStats(deps, tenant.id, from, to);
+    const todayText = localDate(deps.clock(), tz);
+    let toText = (q.success && q.data.to) || todayText;
+    let fromText = (q.success && q.data.from) || addDays(toText, -30);
+    const invalid = !q.success || fromText > toText ||
+      addDays(fromText, MAX_PERIOD_DAYS) <= toText;
+    if (invalid) [fromText, toText] = [addDays(todayText, -30), todayText];
+    const from = startOfLocalDay(fromText, tz);
+    const to = startOfLocalDay(addDays(toText, 1), tz);
+    const [p, daily] = await Promise.all([
+      periodStats(deps, tenant.id, from, to),
+      periodDaily(deps, tenant.id, { from: fromText, to: toText, timeZone: tz }),
+    ]);
     const delivered = Math.max(0, p.sent - p.bouncedHard - p.bouncedSoft);
     return c.html(
       <Page c={c} deps={deps} title={t(l, "stats.period_title")}>
         <h1>{t(l, "stats.period_title")}</h1>
+        {invalid && (
+          <p class="flash error" role="alert" data-testid="period-invalid">
+            {t(l, "stats.period_invalid", { n: MAX_PERIOD_DAYS })}
+          </p>
+        )}
         <form method="get" class="inline">
           <label>
             {t(l, "stats.from")} <input type="date" name="from" value={fromText} />
@@ -307,6 +333,34 @@ export function sendStatsPages(app: Hono, deps: AppDeps) {
               ["complaints", p.complaints],
             ]}
           />
+        </div>
+        <div class="card">
+          <h2>{t(l, "stats.per_day", { tz })}</h2>
+          <p class="muted">{t(l, "stats.per_day_help", { tz })}</p>
+          <table class="responsive" data-testid="per-day">
+            <thead>
+              <tr>
+                <th>{t(l, "stats.col.day")}</th>
+                <th>{t(l, "stats.col.sends")}</th>
+                <th>{t(l, "stats.col.messages")}</th>
+                <th>{t(l, "stats.col.opens")}</th>
+                <th>{t(l, "stats.col.clicks")}</th>
+                <th>{t(l, "stats.col.machine")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {daily.map((d) => (
+                <tr data-day={d.day}>
+                  <td data-label={t(l, "stats.col.day")}>{formatDay(d.day, l)}</td>
+                  <td data-label={t(l, "stats.col.sends")}>{formatNumber(d.sends, l)}</td>
+                  <td data-label={t(l, "stats.col.messages")}>{formatNumber(d.sent, l)}</td>
+                  <td data-label={t(l, "stats.col.opens")}>{formatNumber(d.opens, l)}</td>
+                  <td data-label={t(l, "stats.col.clicks")}>{formatNumber(d.clicks, l)}</td>
+                  <td data-label={t(l, "stats.col.machine")}>{formatNumber(d.machine, l)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
       </Page>,
     );
