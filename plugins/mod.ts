@@ -2,5 +2,10 @@
 import type { Plugin } from "../core/plugin.ts";
 import { contentTemplatesPlugin } from "./content_templates/mod.ts";
 import { designTemplatesPlugin } from "./design_templates/mod.ts";
+import { linkStatsPlugin } from "./link_stats/mod.ts";
 
-export const installedPlugins: Plugin[] = [designTemplatesPlugin, contentTemplatesPlugin];
+export const installedPlugins: Plugin[] = [
+  designTemplatesPlugin,
+  contentTemplatesPlugin,
+  linkStatsPlugin,
+];
