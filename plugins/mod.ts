@@ -3,9 +3,11 @@ import type { Plugin } from "../core/plugin.ts";
 import { contentTemplatesPlugin } from "./content_templates/mod.ts";
 import { designTemplatesPlugin } from "./design_templates/mod.ts";
 import { linkStatsPlugin } from "./link_stats/mod.ts";
+import { typedAddressesPlugin } from "./typed_addresses/mod.ts";
 
 export const installedPlugins: Plugin[] = [
   designTemplatesPlugin,
   contentTemplatesPlugin,
   linkStatsPlugin,
+  typedAddressesPlugin,
 ];
