@@ -3,11 +3,15 @@ import type { Plugin } from "../core/plugin.ts";
 import { contentTemplatesPlugin } from "./content_templates/mod.ts";
 import { designTemplatesPlugin } from "./design_templates/mod.ts";
 import { linkStatsPlugin } from "./link_stats/mod.ts";
+import { schedulingPlugin } from "./scheduling/mod.ts";
+import { categoriesPlugin } from "./categories/mod.ts";
 import { typedAddressesPlugin } from "./typed_addresses/mod.ts";
 
 export const installedPlugins: Plugin[] = [
   designTemplatesPlugin,
   contentTemplatesPlugin,
   linkStatsPlugin,
+  schedulingPlugin,
+  categoriesPlugin,
   typedAddressesPlugin,
 ];
