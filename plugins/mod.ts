@@ -5,6 +5,7 @@ import { designTemplatesPlugin } from "./design_templates/mod.ts";
 import { linkStatsPlugin } from "./link_stats/mod.ts";
 import { schedulingPlugin } from "./scheduling/mod.ts";
 import { categoriesPlugin } from "./categories/mod.ts";
+import { rssPlugin } from "./rss/mod.ts";
 import { automationPlugin } from "./automation/mod.ts";
 import { typedAddressesPlugin } from "./typed_addresses/mod.ts";
 
@@ -14,6 +15,7 @@ export const installedPlugins: Plugin[] = [
   linkStatsPlugin,
   schedulingPlugin,
   categoriesPlugin,
+  rssPlugin,
   automationPlugin,
   typedAddressesPlugin,
 ];
