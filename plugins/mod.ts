@@ -6,6 +6,7 @@ import { linkStatsPlugin } from "./link_stats/mod.ts";
 import { schedulingPlugin } from "./scheduling/mod.ts";
 import { categoriesPlugin } from "./categories/mod.ts";
 import { rssPlugin } from "./rss/mod.ts";
+import { webhooksPlugin } from "./webhooks/mod.ts";
 import { transactionalPlugin } from "./transactional/mod.ts";
 import { automationPlugin } from "./automation/mod.ts";
 import { typedAddressesPlugin } from "./typed_addresses/mod.ts";
@@ -17,6 +18,7 @@ export const installedPlugins: Plugin[] = [
   schedulingPlugin,
   categoriesPlugin,
   rssPlugin,
+  webhooksPlugin,
   transactionalPlugin,
   automationPlugin,
   typedAddressesPlugin,
