@@ -65,8 +65,7 @@ Deno.test("WakeLoop: a failed round is retried after the pause", async () => {
 
 Deno.test("WakeLoop: a wake during a round is not lost: the next round follows at once", async () => {
   const rounds: number[] = [];
-  let loop!: WakeLoop;
-  loop = new WakeLoop({
+  const loop: WakeLoop = new WakeLoop({
     channel: "test_wake_during_round",
     database: { listen: () => Promise.resolve(() => Promise.resolve()) },
     log: silentLogger,

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { sql } from "kysely";
 import { seedTenant, testApp } from "../../tests/helpers/app.ts";
-import { enqueueRaw, type RawInput } from "./enqueue.ts";
+import { enqueueRaw } from "./enqueue.ts";
 import { GroupCommit } from "./smtp_group_commit.ts";
 import { transactionalPlugin } from "./mod.ts";
 
