@@ -13,7 +13,6 @@ import {
   type UnsubscribeScope,
   unsubscribeState,
 } from "../../core/feedback/unsubscribe.ts";
-import "./unsubscribe_messages.ts";
 
 type Message = NonNullable<Awaited<ReturnType<typeof messageForUnsubscribe>>>;
 
