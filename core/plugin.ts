@@ -318,15 +318,29 @@ export class PluginRegistry {
     return enabled;
   }
 
+  readonly #plans = new Map<string, { enabled: ReadonlySet<string>; at: number }>();
+
   /**
    * The plugins a tenant has, looked up by id (for work outside a request: workers, schedulers,
    * expansion). Empty for an unknown tenant. One primary-key read; the set itself is cached.
+   * `maxAgeMs` lets per-batch callers on a hot path (delivery outcomes, mail events) reuse a
+   * lookup that recent: a tier change then reaches them within that time.
    */
-  async enabledForTenant(db: Kysely<DB>, tenantId: string): Promise<ReadonlySet<string>> {
+  async enabledForTenant(
+    db: Kysely<DB>,
+    tenantId: string,
+    opts: { maxAgeMs?: number } = {},
+  ): Promise<ReadonlySet<string>> {
+    const hit = this.#plans.get(tenantId);
+    if (opts.maxAgeMs && hit && hit.at + opts.maxAgeMs > Date.now()) {
+      return hit.enabled;
+    }
     const t = await db.selectFrom("tenants").select(["id", "tier", "addons", "updated_at"])
       .where("id", "=", tenantId).executeTakeFirst();
-    if (!t) return new Set();
-    return this.enabledFor({ ...t, addons: t.addons ?? [] });
+    const enabled = t ? this.enabledFor({ ...t, addons: t.addons ?? [] }) : new Set<string>();
+    if (this.#plans.size > 10_000) this.#plans.clear();
+    this.#plans.set(tenantId, { enabled, at: Date.now() });
+    return enabled;
   }
 
   /** The address types the tenant's enabled plugins give, as "<plugin>" → types. */

@@ -3,7 +3,7 @@
 // their own transaction has committed, so a listener never sees an event that was rolled back,
 // and a failing listener never undoes or repeats the recording.
 import type { AppDeps } from "../deps.ts";
-import type { MailEvent, TenantPlan } from "../plugin.ts";
+import type { MailEvent } from "../plugin.ts";
 import { groupBy } from "../collections.ts";
 
 /** What emitting needs; optional on the recorders' deps so narrow callers (tests) need none. */
@@ -13,22 +13,6 @@ export type EventDeps = Pick<AppDeps, "db" | "registry" | "log"> & { clock?: () 
 const HOOK_TIMEOUT_MS = 5_000;
 const PLAN_TTL_MS = 60_000;
 const now = () => new Date();
-
-const plans = new WeakMap<object, Map<string, { plan: TenantPlan; until: number }>>();
-
-async function planOf(deps: EventDeps, tenantId: string): Promise<TenantPlan | null> {
-  let cache = plans.get(deps.db);
-  if (!cache) plans.set(deps.db, cache = new Map());
-  const hit = cache.get(tenantId);
-  if (hit && hit.until > Date.now()) return hit.plan;
-  const t = await deps.db.selectFrom("tenants").select(["id", "tier", "addons", "updated_at"])
-    .where("id", "=", tenantId).executeTakeFirst();
-  if (!t) return null;
-  const plan: TenantPlan = { ...t, addons: t.addons ?? [] };
-  if (cache.size > 10_000) cache.clear();
-  cache.set(tenantId, { plan, until: Date.now() + PLAN_TTL_MS });
-  return plan;
-}
 
 /** True when some installed plugin listens: lets recorders skip building events at all. */
 export function hasEventListeners(deps: Partial<EventDeps>): deps is EventDeps {
@@ -47,11 +31,12 @@ export async function emitMailEvents(
   if (!events.length || !hasEventListeners(deps)) return;
   for (const [tenantId, list] of groupBy(events, (e) => e.tenantId)) {
     try {
-      const plan = await planOf(deps, tenantId);
-      if (!plan) continue;
+      const enabled = await deps.registry.enabledForTenant(deps.db, tenantId, {
+        maxAgeMs: PLAN_TTL_MS,
+      });
       await deps.registry.runHook(
         "afterEvents",
-        deps.registry.enabledFor(plan),
+        enabled,
         (hook) => hook(list, { db: deps.db, log: deps.log, clock: deps.clock ?? now }),
         HOOK_TIMEOUT_MS,
       );

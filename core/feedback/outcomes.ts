@@ -4,7 +4,7 @@
 // it has written the outcomes, so a failing listener never makes mail go out twice.
 import type { AppDeps } from "../deps.ts";
 import type { Outcome } from "../send/queue.ts";
-import type { DeliveryOutcome, MailEvent, TenantPlan } from "../plugin.ts";
+import type { DeliveryOutcome, MailEvent } from "../plugin.ts";
 import { handleSyncFailures } from "./bounces.ts";
 import { applyNoteEvents } from "./notes.ts";
 import { groupBy } from "../collections.ts";
@@ -16,19 +16,6 @@ const byTenant = (outcomes: Outcome[]) => groupBy(outcomes, (o) => o.tenant_id);
 
 /** The listeners every send worker runs. */
 export function outcomeListeners(deps: AppDeps): OutcomeListener[] {
-  const plans = new Map<string, { plan: TenantPlan; until: number }>();
-  async function planOf(tenantId: string): Promise<TenantPlan | null> {
-    const hit = plans.get(tenantId);
-    if (hit && hit.until > Date.now()) return hit.plan;
-    const t = await deps.db.selectFrom("tenants").select(["id", "tier", "addons", "updated_at"])
-      .where("id", "=", tenantId).executeTakeFirst();
-    if (!t) return null;
-    const plan = { ...t, addons: t.addons ?? [] } as TenantPlan;
-    if (plans.size > 10_000) plans.clear();
-    plans.set(tenantId, { plan, until: Date.now() + 60_000 });
-    return plan;
-  }
-
   const bounces: OutcomeListener = async (outcomes) => {
     const failed = outcomes.filter((o) => o.status === "failed");
     if (!failed.length) return;
@@ -59,8 +46,10 @@ export function outcomeListeners(deps: AppDeps): OutcomeListener[] {
   const hooks: OutcomeListener = async (outcomes) => {
     if (!deps.registry.all().some((p) => p.hooks?.afterDeliveryBatch)) return;
     for (const [tenantId, list] of byTenant(outcomes)) {
-      const plan = await planOf(tenantId);
-      if (!plan) continue;
+      // Per recorded batch: a tenant's plan read at most once a minute.
+      const enabled = await deps.registry.enabledForTenant(deps.db, tenantId, {
+        maxAgeMs: 60_000,
+      });
       const batch: DeliveryOutcome[] = list
         .filter((o) => o.status !== "throttled")
         .map((o) => ({
@@ -73,7 +62,7 @@ export function outcomeListeners(deps: AppDeps): OutcomeListener[] {
       if (!batch.length) continue;
       await deps.registry.runHook(
         "afterDeliveryBatch",
-        deps.registry.enabledFor(plan),
+        enabled,
         (hook) => hook(batch),
       );
     }

@@ -4,11 +4,6 @@ import type { AppDeps } from "../deps.ts";
 
 type Deps = Pick<AppDeps, "db" | "registry" | "log">;
 
-/** The plugins a tenant has now (one small query; the registry caches the resolution). */
-export function enabledPlugins(deps: Deps, tenantId: string): Promise<ReadonlySet<string>> {
-  return deps.registry.enabledForTenant(deps.db, tenantId);
-}
-
 /**
  * The HTML after every enabled plugin's transformTemplate hook, in registry order, each under
  * the hook time limit. A hook that fails or runs out of time is logged and its change dropped
@@ -23,7 +18,7 @@ export async function transformTemplate(
 ): Promise<string> {
   const withHook = deps.registry.all().filter((p) => p.hooks?.transformTemplate);
   if (!withHook.length) return html;
-  const enabled = await enabledPlugins(deps, ctx.tenantId);
+  const enabled = await deps.registry.enabledForTenant(deps.db, ctx.tenantId);
   let out = html;
   for (const p of withHook) {
     if (!enabled.has(p.name)) continue;
