@@ -10,14 +10,20 @@ const partFormats = new Map<string, Intl.DateTimeFormat>();
  * `at time zone` as POSIX, i.e. UTC−1 — days and hours would come out two hours apart.
  */
 export function isTimeZone(tz: string): boolean {
-  if (!/^[A-Za-z]/.test(tz)) return false;
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
+  let known = zones.get(tz);
+  if (known === undefined) {
+    try {
+      known = /^[A-Za-z]/.test(tz) && !!new Intl.DateTimeFormat("en", { timeZone: tz });
+    } catch {
+      known = false;
+    }
+    // Asked per request with the user's zone: the answer is kept (bounded).
+    if (zones.size > 1_000) zones.clear();
+    zones.set(tz, known);
   }
+  return known;
 }
+const zones = new Map<string, boolean>();
 
 /** The day (YYYY-MM-DD) an instant falls on in the time zone. */
 export function localDate(at: Date, timeZone: string): string {

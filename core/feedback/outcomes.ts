@@ -8,7 +8,7 @@ import type { DeliveryOutcome, MailEvent } from "../plugin.ts";
 import { handleSyncFailures } from "./bounces.ts";
 import { applyNoteEvents } from "./notes.ts";
 import { groupBy } from "../collections.ts";
-import { emitMailEvents } from "./mail_events.ts";
+import { emitMailEvents, hasEventListeners } from "./mail_events.ts";
 
 export type OutcomeListener = (outcomes: Outcome[]) => Promise<void>;
 
@@ -71,6 +71,7 @@ export function outcomeListeners(deps: AppDeps): OutcomeListener[] {
   // Plugins' afterEvents: an accepted message is both sent and delivered (README, "Event
   // webhooks"); 5xx rejections arrive as bounced through handleSyncFailures above.
   const events: OutcomeListener = async (outcomes) => {
+    if (!hasEventListeners(deps)) return; // nothing to build on the hot path when none listens
     const at = deps.clock();
     await emitMailEvents(
       deps,

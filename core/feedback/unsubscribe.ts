@@ -19,11 +19,6 @@ type Db = Kysely<DB> | Transaction<DB>;
 
 export type UnsubscribeScope = { kind: "all" } | { kind: "type"; subscriptionTypeId: string };
 
-export const UnsubscribeScopeSchema = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("all") }),
-  z.object({ kind: z.literal("type"), subscriptionTypeId: z.uuid() }),
-]);
-
 const NOTE = z.string().trim().min(1).max(2000);
 
 /** Runs fn in a transaction, or in the caller's when it already has one. */

@@ -10,7 +10,3 @@ export function reserveDataNamespace(name: string): void {
 export function isDataNamespace(name: string): boolean {
   return reserved.has(name);
 }
-
-export function hasDataNamespaces(): boolean {
-  return reserved.size > 0;
-}

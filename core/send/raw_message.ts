@@ -44,14 +44,6 @@ export function headerValue(raw: string, name: string): string | undefined {
   return headerFields(raw).find((f) => f.name.toLowerCase() === lower)?.value;
 }
 
-/** The address of a From-like field: `Name <a@b>` or a bare `a@b` (the first one). */
-export function addressOf(value: string): string | undefined {
-  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(value);
-  if (angle) return angle[1];
-  const bare = /([^\s<>,;:"()]+@[^\s<>,;:"()]+)/.exec(value);
-  return bare?.[1];
-}
-
 export type FromProblem = "missing" | "several_fields" | "several_mailboxes" | "unparseable";
 
 /**

@@ -153,7 +153,8 @@ export function messageOf(
 }
 
 const signers = new Map<string, TokenSigner>();
-function signerFor(secret: string): TokenSigner {
+/** One token signer per secret (its HMAC key is derived once). */
+export function signerFor(secret: string): TokenSigner {
   let s = signers.get(secret);
   if (!s) signers.set(secret, s = new TokenSigner(secret));
   return s;

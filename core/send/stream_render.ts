@@ -8,6 +8,7 @@ import {
   type Recipient,
   type Rendered,
   renderMessage,
+  signerFor,
   type TrackingSettings,
   verpAddress,
 } from "./render.ts";
@@ -15,7 +16,6 @@ import type { Attachment } from "./mime.ts";
 import { amendHeader, headerValue } from "./raw_message.ts";
 import { rawTrackedLinks, trackRaw } from "./raw_tracking.ts";
 import { trackedUrls } from "../feedback/tracking.ts";
-import { TokenSigner } from "../feedback/tokens.ts";
 import type { SendContent } from "./queue.ts";
 import { StreamMessageData } from "./stream_message.ts";
 
@@ -62,13 +62,6 @@ export function renderStreamMessage(
     cc: data.cc,
     date: opts.date,
   });
-}
-
-const signers = new Map<string, TokenSigner>();
-function signerFor(secret: string): TokenSigner {
-  let s = signers.get(secret);
-  if (!s) signers.set(secret, s = new TokenSigner(secret));
-  return s;
 }
 
 /**

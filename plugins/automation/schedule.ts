@@ -1,6 +1,6 @@
 // Weekly timetables in a time zone: the next occurrence of "these weekdays at these local times"
 // as an instant, correct across daylight-saving changes.
-import { addDays, isTimeZone, localDate, localToInstant } from "../../core/time_zone.ts";
+import { addDays, localDate, localToInstant } from "../../core/time_zone.ts";
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 export interface Timetable {
@@ -15,8 +15,6 @@ export interface Timetable {
 export function isTime(s: string): boolean {
   return TIME.test(s);
 }
-
-export { isTimeZone };
 
 /**
  * The instant a day's (YYYY-MM-DD) local time "HH:MM" happens in a zone (the core's

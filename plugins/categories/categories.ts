@@ -1,6 +1,7 @@
 // Categories: the tenant's labels for mailings. Admins define them (name, optional colour);
 // staff assign them to mailings (many to many); mailings are filtered by category and the
 // core's period statistics are totalled per category.
+import { addDays, startOfLocalDay } from "../../core/time_zone.ts";
 import { type Kysely, sql } from "kysely";
 import { z } from "zod";
 import type { AppDeps } from "../../core/deps.ts";
@@ -306,11 +307,8 @@ export async function categoryStats(
   timeZone: string,
 ): Promise<{ from: Date; to: Date; rows: { category: Category; stats: PeriodStats }[] }> {
   const p = Period.parse(period);
-  const bounds = await sql<{ from: Date | string; to: Date | string }>`
-    select (${p.from}::date::timestamp at time zone ${timeZone}) as "from",
-      ((${p.to}::date + 1)::timestamp at time zone ${timeZone}) as "to"`.execute(deps.db);
-  const from = new Date(bounds.rows[0]!.from);
-  const to = new Date(bounds.rows[0]!.to);
+  const from = startOfLocalDay(p.from, timeZone);
+  const to = startOfLocalDay(addDays(p.to, 1), timeZone);
   // One grouped query over the period's sends (index sends_started), each send counted once
   // per category of its mailing; the same sums as the core's periodStats.
   const [cats, sums] = await Promise.all([

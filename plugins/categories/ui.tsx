@@ -1,6 +1,7 @@
 // Staff UI of the categories plugin: /p/categories (manage categories — admins —, the mailings
 // of a category, statistics per category for a period) and the panel on a mailing's page
 // where staff tick its categories.
+import { addDays, localDate } from "../../core/time_zone.ts";
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { AppDeps } from "../../core/deps.ts";
@@ -83,11 +84,6 @@ export async function categoriesPanel(ctx: MailingPanelContext) {
 
 const PeriodQuery = z.object({ from: z.iso.date(), to: z.iso.date() });
 
-/** Today in a time zone, YYYY-MM-DD (sv-SE writes dates that way). */
-function dayIn(at: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat("sv-SE", { timeZone, dateStyle: "short" }).format(at);
-}
-
 export function categoriesUi(app: Hono, deps: AppDeps): void {
   const flashes = flashStore(deps.secret, deps.config.cookieSecure);
 
@@ -100,10 +96,10 @@ export function categoriesUi(app: Hono, deps: AppDeps): void {
     const all = await listCategories(deps, tenant.id);
     const now = deps.clock();
     const q = PeriodQuery.safeParse(c.req.query());
-    const period = q.success && q.data.from <= q.data.to ? q.data : {
-      from: dayIn(new Date(now.getTime() - 30 * 86_400_000), tz),
-      to: dayIn(now, tz),
-    };
+    const today = localDate(now, tz);
+    const period = q.success && q.data.from <= q.data.to
+      ? q.data
+      : { from: addDays(today, -30), to: today };
     const stats = await categoryStats(deps, tenant.id, period, tz);
     const selected = all.find((x) => x.id === c.req.query("category"));
     const page = selected

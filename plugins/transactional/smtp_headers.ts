@@ -1,6 +1,7 @@
 // The X-Skicka-* headers a submitted message may carry to choose its stream, tags, metadata and
 // tracking: read, validated, and taken out of the message before it is queued (they are
 // instructions to us, not part of the mail the recipient gets).
+import { headerBlock } from "../../core/send/raw_message.ts";
 import { STREAM_NAME } from "../../core/send/stream_message.ts";
 
 export interface MessageOptions {
@@ -35,8 +36,9 @@ const MAX_META = 20;
  * returns what they asked for with the message as it will be queued.
  */
 export function takeSubmissionHeaders(raw: string): { raw: string; options: MessageOptions } {
-  const end = headerEnd(raw);
-  const head = raw.slice(0, end);
+  // Where the header ends is decided once for the whole pipeline (core/send/raw_message.ts).
+  const head = headerBlock(raw);
+  const end = head.length;
   const lines = head.split(/(?<=\n)/); // keeps each line's own ending
   const kept: string[] = [];
   const found = new Map<string, string>();
@@ -89,13 +91,6 @@ export function takeSubmissionHeaders(raw: string): { raw: string; options: Mess
     }
   }
   return { raw: kept.join("") + raw.slice(end), options };
-}
-
-/** Where the header block ends (the blank line stays with the body); the whole text if none. */
-function headerEnd(raw: string): number {
-  const m = /\r?\n\r?\n/.exec(raw);
-  if (!m) return raw.length;
-  return m.index + m[0].indexOf("\n") + 1;
 }
 
 function parseTags(value: string): string[] {

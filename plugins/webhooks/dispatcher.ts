@@ -198,7 +198,11 @@ export class WebhookDispatcher {
     let final = true;
     if (!endpoint.enabled) {
       result = failure("endpoint disabled");
-    } else if (!(await this.#tenantHasWebhooks(tenantId))) {
+    } else if (
+      // An operator may take the add-on away after events were queued: those are not sent.
+      !(await this.#deps.registry.enabledForTenant(this.#deps.db, tenantId))
+        .has("webhooks")
+    ) {
       result = failure("the tenant no longer has the webhooks add-on");
     } else {
       final = false;
@@ -216,14 +220,6 @@ export class WebhookDispatcher {
       }
     }
     await this.#record(rows, result, final);
-  }
-
-  /** An operator may take the add-on away after events were queued: those are not sent. */
-  async #tenantHasWebhooks(tenantId: string): Promise<boolean> {
-    const t = await this.#deps.db.selectFrom("tenants")
-      .select(["id", "tier", "addons", "updated_at"]).where("id", "=", tenantId)
-      .executeTakeFirst();
-    return !!t && this.#deps.registry.enabledFor({ ...t, addons: t.addons ?? [] }).has("webhooks");
   }
 
   async #record(rows: ClaimedRow[], r: AttemptResult, final: boolean): Promise<void> {

@@ -4,9 +4,9 @@
 // that later resolves to 127.0.0.1 or 169.254.169.254 (DNS rebinding) is refused too.
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
-import { isPrivateAddress } from "../../core/http/ssrf.ts";
+import { AddressRefused, resolveAndCheck, type Resolver } from "../../core/http/ssrf.ts";
 
-export type Resolver = (host: string) => Promise<string[]>;
+export type { Resolver };
 
 /** A target that must not be called, with the reason as a catalogue key suffix. */
 export class TargetRefused extends Error {
@@ -38,16 +38,6 @@ export const systemResolver: Resolver = async function systemResolver(host) {
 };
 
 /**
- * True for an address a webhook must not reach (core/http/ssrf.ts, shared with the RSS fetcher):
- * loopback, private, link-local, CGNAT, multicast, unspecified, documentation and reserved
- * ranges, IPv4 in any spelling and IPv6 (IPv4-mapped, -compatible, NAT64 and 6to4 judged by the
- * IPv4 address inside). Unparseable: blocked.
- */
-export function isBlockedAddress(ip: string): boolean {
-  return isPrivateAddress(ip);
-}
-
-/**
  * Parses and checks a webhook URL's form (scheme, no credentials, a host). The WHATWG parser
  * turns 2130706433, 0x7f000001 and 0177.0.0.1 into 127.0.0.1, so literal addresses in any
  * spelling are checked in their canonical form.
@@ -73,9 +63,10 @@ export function hostOf(url: URL): string {
 }
 
 /**
- * The addresses a request to this URL may connect to, all checked. A literal address is taken
- * as it is; a name is resolved, and one blocked answer refuses the whole name (an attacker's
- * name may answer differently each time). Throws TargetRefused.
+ * The addresses a request to this URL may connect to, all checked by the shared rule
+ * (core/http/ssrf.ts resolveAndCheck: a literal as it is; a name resolved, one private answer
+ * refusing it). Resolved by getaddrinfo, which is what the pinned connection uses. Throws
+ * TargetRefused.
  */
 export async function resolveTarget(
   url: URL,
@@ -83,21 +74,16 @@ export async function resolveTarget(
   resolve: Resolver = systemResolver,
 ): Promise<string[]> {
   const host = hostOf(url);
-  if (isIP(host)) {
-    if (!policy.allowPrivate && isBlockedAddress(host)) {
-      throw new TargetRefused("private_address", host);
-    }
-    return [host];
+  if (policy.allowPrivate) {
+    if (isIP(host)) return [host];
+    const addresses = await resolve(host.toLowerCase().replace(/\.$/, ""));
+    if (!addresses.length) throw new TargetRefused("unresolvable", host);
+    return addresses;
   }
-  const name = host.toLowerCase().replace(/\.$/, "");
-  if (!policy.allowPrivate && (name === "localhost" || name.endsWith(".localhost"))) {
-    throw new TargetRefused("private_address", name);
+  try {
+    return await resolveAndCheck(host, { resolve });
+  } catch (e) {
+    if (e instanceof AddressRefused) throw new TargetRefused(e.reason, e.host);
+    throw e;
   }
-  const addresses = await resolve(name);
-  if (!addresses.length) throw new TargetRefused("unresolvable", name);
-  if (!policy.allowPrivate) {
-    const bad = addresses.find(isBlockedAddress);
-    if (bad) throw new TargetRefused("private_address", `${name} → ${bad}`);
-  }
-  return addresses;
 }
