@@ -109,6 +109,16 @@ export async function listDesignTemplates(
   return await q.orderBy("is_default", "desc").orderBy("name").orderBy("id").limit(500).execute();
 }
 
+/** The tenant's default design (the one Light tenants have), or undefined when it has none. */
+export async function defaultDesignOf(
+  deps: Pick<AppDeps, "db">,
+  tenantId: string,
+): Promise<DesignTemplateRow | undefined> {
+  return await deps.db.selectFrom("design_templates").select(TEMPLATE_COLUMNS)
+    .where("tenant_id", "=", tenantId).where("is_default", "=", true)
+    .where("archived_at", "is", null).executeTakeFirst();
+}
+
 async function findTemplate(db: Db, tenantId: string, id: string, lock = false) {
   if (!isUuid(id)) throw new AppError("not_found");
   let q = db.selectFrom("design_templates").select(TEMPLATE_COLUMNS)
@@ -272,7 +282,7 @@ export async function saveDefaultDesign(
   actor: string,
 ): Promise<{ template: DesignTemplateRow; version: number; created: boolean }> {
   const v = DefaultDesignSave.parse(input);
-  const current = (await listDesignTemplates(deps, tenantId)).find((x) => x.is_default);
+  const current = await defaultDesignOf(deps, tenantId);
   if (current) {
     const version = await addDesignVersion(deps, tenantId, current.id, { mjml: v.mjml }, actor);
     const template = await findTemplate(deps.db, tenantId, current.id);

@@ -54,9 +54,8 @@ export async function startMailingRun(
       kind: opts.kind ?? mailingSendKind(audience),
       content,
       audience,
+      mailingId,
     }, opts.actor);
-    await trx.updateTable("sends").set({ mailing_id: mailingId })
-      .where("tenant_id", "=", tenantId).where("id", "=", s.id).execute();
     await opts.onCreated?.(trx, s.id);
     await audit(trx, {
       tenantId,

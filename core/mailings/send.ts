@@ -233,9 +233,9 @@ export async function testSendMailing(
       kind: "single",
       content: frozen,
       audience: { addresses: to },
+      mailingId: m.id,
+      isTest: true,
     }, actor);
-    await trx.updateTable("sends").set({ is_test: true, mailing_id: m.id })
-      .where("tenant_id", "=", tenantId).where("id", "=", s.id).execute();
     await audit(trx, {
       tenantId,
       actor,
@@ -311,9 +311,8 @@ export async function sendMailing(
       kind: mailingSendKind(r),
       content,
       audience: r,
+      mailingId,
     }, actor);
-    await trx.updateTable("sends").set({ mailing_id: mailingId })
-      .where("tenant_id", "=", tenantId).where("id", "=", s.id).execute();
     await trx.updateTable("mailings").set({
       status: "sending",
       send_id: s.id,

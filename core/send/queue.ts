@@ -95,6 +95,9 @@ export async function createSend(
     kind: SendKind;
     content: z.input<typeof SendContent>;
     audience: z.input<typeof Audience>;
+    /** The mailing it comes from; a test send is kept out of statistics. */
+    mailingId?: string;
+    isTest?: boolean;
   },
   actor: string,
 ) {
@@ -109,6 +112,8 @@ export async function createSend(
     content: jsonb(content),
     audience: jsonb(audience),
     excluded: jsonb({}),
+    mailing_id: input.mailingId ?? null,
+    is_test: input.isTest ?? false,
     created_by: actor,
     created_at: now,
     updated_at: now,

@@ -183,15 +183,21 @@ export async function getRule(deps: Pick<AppDeps, "db">, tenantId: string, id: s
 }
 
 /** The tenant's rules, newest first, with the mailing's subject for display. */
-export async function listRules(deps: Pick<AppDeps, "db">, tenantId: string) {
-  const rows = await dbOf(deps).selectFrom("automation_rules as r")
+export async function listRules(
+  deps: Pick<AppDeps, "db">,
+  tenantId: string,
+  opts: { mailingId?: string } = {},
+) {
+  let q = dbOf(deps).selectFrom("automation_rules as r")
     .innerJoin(
       "mailings as m",
       (j) => j.onRef("m.tenant_id", "=", "r.tenant_id").onRef("m.id", "=", "r.mailing_id"),
     )
     .select(RULE_COLUMNS.map((c) => `r.${c}` as const))
     .select("m.subject as mailing_subject")
-    .where("r.tenant_id", "=", tenantId).orderBy("r.id", "desc").limit(500).execute();
+    .where("r.tenant_id", "=", tenantId);
+  if (opts.mailingId) q = q.where("r.mailing_id", "=", opts.mailingId);
+  const rows = await q.orderBy("r.id", "desc").limit(500).execute();
   return rows.map(normalize);
 }
 

@@ -12,6 +12,7 @@ import {
   createRule,
   deleteRule,
   getRule,
+  getWaitingPeriod,
   listRules,
   listRuns,
   listWaitingPeriods,
@@ -577,8 +578,11 @@ export function automationUi(app: Hono, deps: AppDeps): void {
 /** On a mailing's page: which rules send it, and its waiting period. */
 export async function automationPanel(ctx: MailingPanelContext) {
   const { deps, tenant, mailing: m, locale: l } = ctx;
-  const rules = (await listRules(deps, tenant.id)).filter((r) => r.mailing_id === m.id);
-  const wait = (await listWaitingPeriods(deps, tenant.id)).find((w) => w.mailing_id === m.id);
+  // This mailing's rules and waiting period only (a tenant may have more rules than one page).
+  const [rules, days] = await Promise.all([
+    listRules(deps, tenant.id, { mailingId: m.id }),
+    getWaitingPeriod(deps, tenant.id, m.id),
+  ]);
   return (
     <section class="card stack" data-testid="automation-panel">
       <h2>{t(l, `${P}.panel_title`)}</h2>
@@ -598,7 +602,7 @@ export async function automationPanel(ctx: MailingPanelContext) {
           )}
         </>
       )}
-      {wait && <p>{t(l, `${P}.panel_waiting`, { days: Number(wait.days) })}</p>}
+      {days !== null && <p>{t(l, `${P}.panel_waiting`, { days })}</p>}
       <p>
         <a href={BASE}>{t(l, `${P}.panel_manage`)}</a>
       </p>

@@ -6,9 +6,9 @@ import { jsonify } from "../../core/http/json.ts";
 import { AppError } from "../../core/errors.ts";
 import { getTenant } from "../../core/tenants/tenants.ts";
 import {
+  defaultDesignOf,
   DefaultDesignSave,
   getDesignTemplate,
-  listDesignTemplates,
   saveDefaultDesign,
 } from "../../core/mailings/design_store.ts";
 import { bearer, body, commonErrors, IdParam, json } from "./schemas.ts";
@@ -21,7 +21,7 @@ const SavedSchema = TemplateDetailSchema.extend({
 }).openapi("TenantDesignSaved");
 
 async function detailOf(deps: AppDeps, tenantId: string) {
-  const current = (await listDesignTemplates(deps, tenantId)).find((x) => x.is_default);
+  const current = await defaultDesignOf(deps, tenantId);
   if (!current) throw new AppError("not_found");
   return await getDesignTemplate(deps, tenantId, current.id);
 }

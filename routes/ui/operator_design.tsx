@@ -8,10 +8,9 @@ import { AppError } from "../../core/errors.ts";
 import { getTenant, type TenantRow } from "../../core/tenants/tenants.ts";
 import { BUILTIN_DESIGN_MJML, renderDesign } from "../../core/mailings/design.ts";
 import {
-  type DesignTemplateRow,
+  defaultDesignOf,
   getDesignTemplate,
   getDesignVersion,
-  listDesignTemplates,
   saveDefaultDesign,
 } from "../../core/mailings/design_store.ts";
 import { Page } from "./layout.tsx";
@@ -31,14 +30,6 @@ import {
 } from "./design_editor.tsx";
 
 const PREVIEW_URL = "/operator/design/preview";
-
-/** The tenant's default design (the one Light tenants have), or undefined when it has none. */
-export async function defaultDesignOf(
-  deps: AppDeps,
-  tenantId: string,
-): Promise<DesignTemplateRow | undefined> {
-  return (await listDesignTemplates(deps, tenantId)).find((x) => x.is_default);
-}
 
 /** The tenant page's card: which design the tenant has, and the way to set it up. */
 export async function TenantDesignCard(
