@@ -3,6 +3,7 @@
 //
 // Rows are processed in batches: each batch looks up every address it mentions in one query,
 // so matching uses all of a person's addresses without loading the tenant's persons.
+import { findList, insertActiveMembers } from "./lists.ts";
 import { sql } from "kysely";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
@@ -551,10 +552,10 @@ export async function startImport(
 
 /** The list an import fills must be the tenant's (checked before the run starts). */
 async function requireList(deps: Deps, tenantId: string, listId: string) {
-  const found = isUuid(listId) &&
-    await deps.db.selectFrom("lists").select("id").where("tenant_id", "=", tenantId)
-      .where("id", "=", listId).executeTakeFirst();
-  if (!found) {
+  try {
+    await findList(deps.db, tenantId, listId);
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === "not_found")) throw e;
     throw new AppError("validation", {}, [{ path: "list_id", code: "not_found", message: "" }]);
   }
 }
@@ -570,19 +571,7 @@ async function joinList(
   const all = [...members];
   const ids: string[] = [];
   for (let i = 0; i < all.length; i += BATCH_ROWS) {
-    const rows = await db.insertInto("list_members")
-      .columns(["tenant_id", "list_id", "person_id", "added_at"])
-      .expression(
-        db.selectFrom("persons").select([
-          "tenant_id",
-          sql<string>`${listId}::uuid`.as("list_id"),
-          "id",
-          sql<Date>`${at}::timestamptz`.as("added_at"),
-        ]).where("tenant_id", "=", tenantId).where("id", "in", all.slice(i, i + BATCH_ROWS))
-          .where("status", "=", "active"),
-      )
-      .onConflict((oc) => oc.doNothing()).returning("person_id").execute();
-    ids.push(...rows.map((r) => r.person_id));
+    ids.push(...await insertActiveMembers(db, tenantId, listId, all.slice(i, i + BATCH_ROWS), at));
   }
   return { ids, at };
 }

@@ -70,12 +70,39 @@ export async function createList(
   );
 }
 
-async function findList(db: Db, tenantId: string, id: string): Promise<ListRow> {
+export async function findList(db: Db, tenantId: string, id: string): Promise<ListRow> {
   if (!isUuid(id)) throw new AppError("not_found");
   const row = await db.selectFrom("lists").select(LIST_COLUMNS).where("tenant_id", "=", tenantId)
     .where("id", "=", id).executeTakeFirst();
   if (!row) throw new AppError("not_found");
   return row;
+}
+
+/**
+ * Puts these persons in the list, the active ones only, those already in it left as they are;
+ * answers who was new to it. One INSERT … SELECT (staff adds, API adds and imports share it).
+ */
+export async function insertActiveMembers(
+  db: Db,
+  tenantId: string,
+  listId: string,
+  personIds: string[],
+  at: Date,
+): Promise<string[]> {
+  if (!personIds.length) return [];
+  const rows = await db.insertInto("list_members")
+    .columns(["tenant_id", "list_id", "person_id", "added_at"])
+    .expression(
+      db.selectFrom("persons").select([
+        "tenant_id",
+        sql<string>`${listId}::uuid`.as("list_id"),
+        "id",
+        sql<Date>`${at}::timestamptz`.as("added_at"),
+      ]).where("tenant_id", "=", tenantId).where("id", "in", personIds)
+        .where("status", "=", "active"),
+    )
+    .onConflict((oc) => oc.doNothing()).returning("person_id").execute();
+  return rows.map((r) => r.person_id);
 }
 
 /** Active members of a list. */
@@ -213,20 +240,8 @@ export async function addListMembers(
     const activeSet = new Set(active);
     let added = 0;
     if (active.length) {
-      const rows = await trx.insertInto("list_members")
-        .columns(["tenant_id", "list_id", "person_id", "added_at"])
-        .expression(
-          trx.selectFrom("persons").select([
-            "tenant_id",
-            sql<string>`${listId}::uuid`.as("list_id"),
-            "id",
-            sql<Date>`${now}::timestamptz`.as("added_at"),
-          ]).where("tenant_id", "=", tenantId).where("id", "in", active)
-            .where("status", "=", "active"),
-        )
-        .onConflict((oc) => oc.doNothing()).returning("person_id").execute();
-      added = rows.length;
-      addedIds = rows.map((r) => r.person_id);
+      addedIds = await insertActiveMembers(trx, tenantId, listId, active, now);
+      added = addedIds.length;
     }
     await audit(trx, {
       tenantId,

@@ -3,7 +3,10 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { AppError } from "../../core/errors.ts";
+import { zodIssues } from "../../core/http/errors.ts";
 import type { ExpansionRules } from "../../core/send/expansion.ts";
+
+const FIELD = "recipients.plugins.typed_addresses";
 
 export const ADDRESS_TYPES = ["work", "private", "student"] as const;
 export type AddressType = (typeof ADDRESS_TYPES)[number];
@@ -20,14 +23,11 @@ export function sendOptions(raw: unknown): SendOptions | null {
   if (raw === undefined || raw === null) return null;
   const r = SendOptions.safeParse(raw);
   if (!r.success) {
+    // The core's wording of zod issues (catalogue), under the field the options live in.
     throw new AppError(
       "validation",
       {},
-      r.error.issues.map((i) => ({
-        path: ["recipients", "plugins", "typed_addresses", ...i.path].join("."),
-        code: i.code,
-        message: i.message,
-      })),
+      zodIssues(r.error).map((i) => ({ ...i, path: `${FIELD}.${i.path}` })),
     );
   }
   return r.data;
