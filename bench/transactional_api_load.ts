@@ -6,7 +6,8 @@
 // one JSON line.
 //
 // Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_BATCH (100), BENCH_DATABASE_URL
-// (default TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test).
+// (default TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test), BENCH_ONLY (single
+// or batch: run that phase alone, e.g. while a profiler is attached).
 import { sql } from "kysely";
 import { PluginRegistry } from "../core/plugin.ts";
 import { registerMessages } from "../core/i18n/mod.ts";
@@ -123,12 +124,25 @@ async function main() {
         (await sql<{ n: number }>`select count(*)::int as n from send_queue`.execute(deps.db))
           .rows[0]!.n,
       );
+    const only = Deno.env.get("BENCH_ONLY");
+    const skipped: Run = {
+      requests: 0,
+      non2xx: 0,
+      reqPerSec: 0,
+      msgsPerSec: 0,
+      latencyMedianMs: 0,
+      latencyP99Ms: 0,
+    };
     log(`single: ${CONNECTIONS} connections for ${SECONDS} s…`);
-    const single = await load(base, key.key, JSON.stringify(MESSAGE), 1);
+    const single = only === "batch"
+      ? skipped
+      : await load(base, key.key, JSON.stringify(MESSAGE), 1);
     const afterSingle = await count();
     log(`batch of ${BATCH}: ${CONNECTIONS} connections for ${SECONDS} s…`);
     const batchBody = JSON.stringify({ messages: Array.from({ length: BATCH }, () => MESSAGE) });
-    const batch = await load(`${base}/batch`, key.key, batchBody, BATCH);
+    const batch = only === "single"
+      ? skipped
+      : await load(`${base}/batch`, key.key, batchBody, BATCH);
     const afterBatch = await count();
     // Every 202 is a committed row: the queue must hold exactly what was accepted.
     const accepted = single.requests - single.non2xx;

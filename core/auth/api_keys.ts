@@ -2,7 +2,8 @@
 import type { AppDeps } from "../deps.ts";
 import { isUuid, uuidv7 } from "../db/ids.ts";
 import { AppError } from "../errors.ts";
-import { randomToken, timingSafeEqual } from "../crypto.ts";
+import { randomToken, sha256HexSync, timingSafeEqual } from "../crypto.ts";
+import { Recent } from "../recent.ts";
 import { hashToken } from "./tokens.ts";
 import { TENANT_INFO_COLUMNS, type TenantInfo, toTenantInfo } from "./sessions.ts";
 
@@ -16,6 +17,13 @@ export type Scope = (typeof SCOPES)[number];
 const KEY_FORMAT = /^(skk|sko)_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 // Writing last_used_at on every request would turn reads into writes; once a minute is enough.
 const LAST_USED_RESOLUTION_MS = 60_000;
+/**
+ * A tenant key's row (hash, scopes, revocation, the tenant's plan and status) is reused for this
+ * long: integrators send one request per message, and reading it each time cost a quarter of a
+ * request. Revoking a key or changing a tenant here forgets it at once; another process's
+ * change takes effect within this time.
+ */
+export const KEY_CACHE_MS = 5_000;
 
 function newPrefix(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -78,7 +86,7 @@ export async function verifyApiKey(deps: Deps, key: string): Promise<KeyAuth> {
   const m = KEY_FORMAT.exec(key);
   if (!m) throw new AppError("api_key_invalid");
   const [, kind, prefix, secret] = m as unknown as [string, "skk" | "sko", string, string];
-  const hash = await hashToken(secret);
+  const hash = sha256HexSync(secret);
   const now = deps.clock();
   if (kind === "sko") {
     const row = await deps.db.selectFrom("operator_api_keys as k")
@@ -94,21 +102,24 @@ export async function verifyApiKey(deps: Deps, key: string): Promise<KeyAuth> {
     }
     return { kind: "operator_key", keyId: row.id, operator: { id: row.oid, email: row.email } };
   }
-  const row = await deps.db.selectFrom("api_keys as k")
-    .innerJoin("tenants as t", "t.id", "k.tenant_id")
-    .select([
-      "k.id",
-      "k.key_hash",
-      "k.revoked_at",
-      "k.last_used_at",
-      "k.scopes",
-      ...TENANT_INFO_COLUMNS,
-    ])
-    .where("k.prefix", "=", prefix).executeTakeFirst();
+  const row = await tenantKeys.get(prefix, () =>
+    deps.db.selectFrom("api_keys as k")
+      .innerJoin("tenants as t", "t.id", "k.tenant_id")
+      .select([
+        "k.id",
+        "k.key_hash",
+        "k.revoked_at",
+        "k.last_used_at",
+        "k.scopes",
+        ...TENANT_INFO_COLUMNS,
+      ])
+      .where("k.prefix", "=", prefix).executeTakeFirst());
+  if (!row) tenantKeys.forget(prefix);
   if (!row || row.revoked_at || !timingSafeEqual(row.key_hash, hash)) {
     throw new AppError("api_key_invalid");
   }
   if (stale(row.last_used_at, now)) {
+    row.last_used_at = now;
     await deps.db.updateTable("api_keys").set({ last_used_at: now })
       .where("tenant_id", "=", row.t_id).where("id", "=", row.id).execute();
   }
@@ -118,6 +129,21 @@ export async function verifyApiKey(deps: Deps, key: string): Promise<KeyAuth> {
     scopes: row.scopes as Scope[],
     tenant: toTenantInfo(row),
   };
+}
+
+const tenantKeys = new Recent<
+  {
+    id: string;
+    key_hash: string;
+    revoked_at: Date | null;
+    last_used_at: Date | null;
+    scopes: string[];
+  } & Parameters<typeof toTenantInfo>[0] | undefined
+>(KEY_CACHE_MS);
+
+/** After a change to tenants (plan, status, locale): keys are read again on their next use. */
+export function forgetVerifiedKeys(): void {
+  tenantKeys.forgetWhere();
 }
 
 function stale(lastUsed: Date | null, now: Date): boolean {
@@ -144,7 +170,8 @@ export async function revokeApiKey(deps: Deps, tenantId: string, id: string) {
   if (!isUuid(id)) throw new AppError("not_found");
   const row = await deps.db.updateTable("api_keys").set({ revoked_at: deps.clock() })
     .where("tenant_id", "=", tenantId).where("id", "=", id).where("revoked_at", "is", null)
-    .returning(["id", "name"]).executeTakeFirst();
+    .returning(["id", "name", "prefix"]).executeTakeFirst();
   if (!row) await getApiKey(deps, tenantId, id);
-  return row;
+  else tenantKeys.forget(row.prefix);
+  return row && { id: row.id, name: row.name };
 }

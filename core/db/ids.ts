@@ -3,24 +3,40 @@
 let lastMs = 0;
 let seq = 0;
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+// Random bytes drawn 4 KB at a time: one getRandomValues call per id cost more than the rest.
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+
+function randomBytes(n: number): Uint8Array {
+  if (poolAt + n > pool.length) {
+    crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  poolAt += n;
+  return pool.subarray(poolAt - n, poolAt);
+}
+
 /** A UUIDv7 string; monotonic within one process even inside the same millisecond. */
 export function uuidv7(now: number = Date.now()): string {
+  const r = randomBytes(12);
   if (now <= lastMs) {
     seq = (seq + 1) & 0xfff;
     if (seq === 0) lastMs++;
     now = lastMs;
   } else {
     lastMs = now;
-    seq = crypto.getRandomValues(new Uint16Array(1))[0]! & 0x7ff;
+    seq = ((r[10]! << 8) | r[11]!) & 0x7ff;
   }
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  const ms = BigInt(now);
-  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-  b[6] = 0x70 | (seq >> 8);
-  b[7] = seq & 0xff;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  // 48-bit milliseconds: the high 16 bits and the low 32 apart (no BigInt).
+  const hi = Math.floor(now / 2 ** 32);
+  const lo = now >>> 0;
+  const h = HEX;
+  return h[(hi >>> 8) & 0xff]! + h[hi & 0xff]! + h[lo >>> 24]! + h[(lo >>> 16) & 0xff]! + "-" +
+    h[(lo >>> 8) & 0xff]! + h[lo & 0xff]! + "-" +
+    h[0x70 | (seq >> 8)]! + h[seq & 0xff]! + "-" +
+    h[(r[0]! & 0x3f) | 0x80]! + h[r[1]!]! + "-" +
+    h[r[2]!]! + h[r[3]!]! + h[r[4]!]! + h[r[5]!]! + h[r[6]!]! + h[r[7]!]!;
 }
 
 /**

@@ -11,6 +11,7 @@ import { AppError } from "../errors.ts";
 import { audit } from "../tenants/audit.ts";
 import { isUniqueViolation } from "../people/unique_name.ts";
 import { normalizeAddress } from "../people/address.ts";
+import { Recent } from "../recent.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock">;
 
@@ -75,6 +76,29 @@ export async function listSenders(
   return await q.orderBy("name").orderBy("address").limit(1000).execute();
 }
 
+/** How long a tenant's verified senders are reused by {@link verifiedSenders}. */
+export const VERIFIED_SENDERS_CACHE_MS = 5_000;
+const verified = new Recent<{ addresses: Set<string>; domains: Set<string> }>(
+  VERIFIED_SENDERS_CACHE_MS,
+);
+
+/**
+ * The tenant's verified sender addresses and their domains (lower-cased), for checks on every
+ * message of the sending API: reused for a few seconds; a change made here is seen at once.
+ */
+export function verifiedSenders(
+  deps: Pick<AppDeps, "db">,
+  tenantId: string,
+): Promise<{ addresses: Set<string>; domains: Set<string> }> {
+  return verified.get(tenantId, async () => {
+    const rows = await deps.db.selectFrom("sender_identities").select("address")
+      .where("tenant_id", "=", tenantId).where("verified_at", "is not", null).execute();
+    const addresses = new Set(rows.map((r) => r.address.toLowerCase()));
+    const domains = new Set([...addresses].map((a) => a.slice(a.lastIndexOf("@") + 1)));
+    return { addresses, domains };
+  });
+}
+
 export async function getSender(
   deps: Pick<AppDeps, "db">,
   tenantId: string,
@@ -112,30 +136,33 @@ export async function createSender(
   const address = normaliseAddress(v.address);
   const now = deps.clock();
   try {
-    return await deps.db.transaction().execute(async (trx) => {
-      const dupe = await trx.selectFrom("sender_identities").select("id")
-        .where("tenant_id", "=", tenantId)
-        .where(sql<SqlBool>`lower(address) = lower(${address})`).executeTakeFirst();
-      if (dupe) throw taken(address);
-      const row = await trx.insertInto("sender_identities").values({
-        tenant_id: tenantId,
-        id: uuidv7(),
-        name: v.name,
-        address,
-        created_by: actor,
-        created_at: now,
-        updated_at: now,
-      }).returning(COLUMNS).executeTakeFirstOrThrow();
-      await audit(trx, {
-        tenantId,
-        actor,
-        action: "sender.create",
-        target: row.id,
-        details: { address },
-        at: now,
-      });
-      return row;
-    });
+    return await changing(
+      tenantId,
+      deps.db.transaction().execute(async (trx) => {
+        const dupe = await trx.selectFrom("sender_identities").select("id")
+          .where("tenant_id", "=", tenantId)
+          .where(sql<SqlBool>`lower(address) = lower(${address})`).executeTakeFirst();
+        if (dupe) throw taken(address);
+        const row = await trx.insertInto("sender_identities").values({
+          tenant_id: tenantId,
+          id: uuidv7(),
+          name: v.name,
+          address,
+          created_by: actor,
+          created_at: now,
+          updated_at: now,
+        }).returning(COLUMNS).executeTakeFirstOrThrow();
+        await audit(trx, {
+          tenantId,
+          actor,
+          action: "sender.create",
+          target: row.id,
+          details: { address },
+          at: now,
+        });
+        return row;
+      }),
+    );
   } catch (e) {
     throw isUniqueViolation(e) ? taken(address) : e;
   }
@@ -152,27 +179,31 @@ export async function updateSender(
   const address = v.address === undefined ? undefined : normaliseAddress(v.address);
   const now = deps.clock();
   try {
-    return await deps.db.transaction().execute(async (trx) => {
-      const before = await getSender({ db: trx }, tenantId, id);
-      const moved = address !== undefined && address.toLowerCase() !== before.address.toLowerCase();
-      const row = await trx.updateTable("sender_identities").set({
-        ...(v.name !== undefined ? { name: v.name } : {}),
-        ...(address !== undefined ? { address } : {}),
-        // A new address has not been confirmed by anyone.
-        ...(moved ? { verified_at: null, verified_by: null } : {}),
-        updated_at: now,
-      }).where("tenant_id", "=", tenantId).where("id", "=", id).returning(COLUMNS)
-        .executeTakeFirstOrThrow();
-      await audit(trx, {
-        tenantId,
-        actor,
-        action: "sender.update",
-        target: id,
-        details: v,
-        at: now,
-      });
-      return row;
-    });
+    return await changing(
+      tenantId,
+      deps.db.transaction().execute(async (trx) => {
+        const before = await getSender({ db: trx }, tenantId, id);
+        const moved = address !== undefined &&
+          address.toLowerCase() !== before.address.toLowerCase();
+        const row = await trx.updateTable("sender_identities").set({
+          ...(v.name !== undefined ? { name: v.name } : {}),
+          ...(address !== undefined ? { address } : {}),
+          // A new address has not been confirmed by anyone.
+          ...(moved ? { verified_at: null, verified_by: null } : {}),
+          updated_at: now,
+        }).where("tenant_id", "=", tenantId).where("id", "=", id).returning(COLUMNS)
+          .executeTakeFirstOrThrow();
+        await audit(trx, {
+          tenantId,
+          actor,
+          action: "sender.update",
+          target: id,
+          details: v,
+          at: now,
+        });
+        return row;
+      }),
+    );
   } catch (e) {
     throw isUniqueViolation(e) ? taken(address ?? "") : e;
   }
@@ -186,16 +217,19 @@ export async function verifySender(
   actor: string,
 ): Promise<SenderRow> {
   const now = deps.clock();
-  return await deps.db.transaction().execute(async (trx) => {
-    const before = await getSender({ db: trx }, tenantId, id);
-    if (before.verified_at) return before;
-    const row = await trx.updateTable("sender_identities")
-      .set({ verified_at: now, verified_by: actor, updated_at: now })
-      .where("tenant_id", "=", tenantId).where("id", "=", id).returning(COLUMNS)
-      .executeTakeFirstOrThrow();
-    await audit(trx, { tenantId, actor, action: "sender.verify", target: id, at: now });
-    return row;
-  });
+  return await changing(
+    tenantId,
+    deps.db.transaction().execute(async (trx) => {
+      const before = await getSender({ db: trx }, tenantId, id);
+      if (before.verified_at) return before;
+      const row = await trx.updateTable("sender_identities")
+        .set({ verified_at: now, verified_by: actor, updated_at: now })
+        .where("tenant_id", "=", tenantId).where("id", "=", id).returning(COLUMNS)
+        .executeTakeFirstOrThrow();
+      await audit(trx, { tenantId, actor, action: "sender.verify", target: id, at: now });
+      return row;
+    }),
+  );
 }
 
 export async function deleteSender(
@@ -205,10 +239,22 @@ export async function deleteSender(
   actor: string,
 ): Promise<void> {
   const now = deps.clock();
-  await deps.db.transaction().execute(async (trx) => {
-    await getSender({ db: trx }, tenantId, id);
-    await trx.deleteFrom("sender_identities").where("tenant_id", "=", tenantId)
-      .where("id", "=", id).execute();
-    await audit(trx, { tenantId, actor, action: "sender.delete", target: id, at: now });
-  });
+  await changing(
+    tenantId,
+    deps.db.transaction().execute(async (trx) => {
+      await getSender({ db: trx }, tenantId, id);
+      await trx.deleteFrom("sender_identities").where("tenant_id", "=", tenantId)
+        .where("id", "=", id).execute();
+      await audit(trx, { tenantId, actor, action: "sender.delete", target: id, at: now });
+    }),
+  );
+}
+
+/** After a change to the tenant's senders has settled (either way), they are read again. */
+async function changing<T>(tenantId: string, change: Promise<T>): Promise<T> {
+  try {
+    return await change;
+  } finally {
+    verified.forget(tenantId);
+  }
 }

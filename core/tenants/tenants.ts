@@ -7,6 +7,7 @@ import { AppError } from "../errors.ts";
 import type { Tier } from "../db/schema.ts";
 import { LOCALES } from "../i18n/mod.ts";
 import { audit } from "./audit.ts";
+import { forgetVerifiedKeys } from "../auth/api_keys.ts";
 import { type Page, pageQuery, type PageRequest } from "../http/pagination.ts";
 
 export const TIERS = ["light", "standard", "advanced"] as const satisfies readonly Tier[];
@@ -119,7 +120,7 @@ export async function updateTenant(deps: Deps, id: string, patch: TenantPatch, a
   if (v.addons) checkAddons(deps, v.addons);
   await getTenant(deps, id);
   const now = deps.clock();
-  return await deps.db.transaction().execute(async (trx) => {
+  const updated = await deps.db.transaction().execute(async (trx) => {
     const row = await trx.updateTable("tenants").set({
       ...v,
       ...(v.addons ? { addons: [...new Set(v.addons)] } : {}),
@@ -128,4 +129,7 @@ export async function updateTenant(deps: Deps, id: string, patch: TenantPatch, a
     await audit(trx, { tenantId: id, actor, action: "tenant.update", details: v, at: now });
     return row;
   });
+  // Keys carry the tenant's plan, status and locale: the next request reads them again.
+  forgetVerifiedKeys();
+  return updated;
 }

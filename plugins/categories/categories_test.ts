@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { apiClient, Browser, PASSWORD, seedTenant, testApp } from "../../tests/helpers/app.ts";
 import { createApiKey } from "../../core/auth/api_keys.ts";
 import { createUser } from "../../core/tenants/users.ts";
+import { updateTenant } from "../../core/tenants/tenants.ts";
 import { setPassword } from "../../core/auth/login.ts";
 import { sql } from "kysely";
 import { createSend } from "../../core/send/queue.ts";
@@ -58,13 +59,13 @@ Deno.test("admins manage categories; staff and non-admin keys may not", async ()
   assert.equal(bad7.body.error.details[0].code, "colour_format");
   assert.equal(bad7.body.error.details[0].message, "Expected a colour as #rrggbb.");
   // In the reader's language, in the UI too.
-  await t.deps.db.updateTable("tenants").set({ locale: "sv" }).where("id", "=", tid).execute();
+  await updateTenant(t.deps, tid, { locale: "sv" }, "test");
   const sv = await api("POST", "/categories", { name: "X", colour: "red" });
   assert.equal(sv.body.error.details[0].message, "Ange en färg som #rrggbb.");
   const admin = await signIn(org.email);
   await admin.post("/p/categories/new", { name: "X", colour: "red" });
   const flashed = await (await admin.get("/p/categories")).text();
-  await t.deps.db.updateTable("tenants").set({ locale: "en" }).where("id", "=", tid).execute();
+  await updateTenant(t.deps, tid, { locale: "en" }, "test");
   assert.match(flashed, /colour: Ange en färg som #rrggbb\./);
   const renamed = await api("PATCH", `/categories/${made.body.id}`, { name: "Research & dev" });
   assert.equal(renamed.body.name, "Research & dev");

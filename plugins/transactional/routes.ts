@@ -15,8 +15,9 @@ import {
   IdParam,
   json,
 } from "../../routes/api/schemas.ts";
-import { enqueueMessages } from "./enqueue.ts";
-import { type PrepareContext, prepareMessage } from "./validate.ts";
+import { type ContentInput, enqueueMessages } from "./enqueue.ts";
+import { Grouped } from "./smtp_group_commit.ts";
+import { type PrepareContext, prepareMessage, prepareParsed } from "./validate.ts";
 import { messageStatus } from "./status.ts";
 import { sendRateLimit } from "./rate_limit.ts";
 import {
@@ -38,6 +39,10 @@ const errors = {
 
 export function messageRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.use("*", sendRateLimit(deps));
+  // Integrators send one message per request, many at once: concurrent requests share commits.
+  const single = new Grouped(
+    (tenantId, inputs: ContentInput[]) => enqueueMessages(deps, tenantId, inputs),
+  );
 
   app.openapi(
     createRoute({
@@ -53,10 +58,10 @@ export function messageRoutes(app: OpenAPIHono, deps: AppDeps): void {
     async (c) => {
       const tenant = requireTenant(c, "send");
       const ctx: PrepareContext = { deps, tenantId: tenant.id, locale: c.get("locale") };
-      const p = await prepareMessage(ctx, c.req.valid("json"));
+      const p = await prepareParsed(ctx, c.req.valid("json"));
       if (!p.ok) throw new AppError("validation", {}, p.errors);
-      const [r] = await enqueueMessages(deps, tenant.id, [{ ...p.message, stream: p.stream }]);
-      return c.json({ id: r!.recipients[0]!.id, recipients: r!.recipients }, 202);
+      const r = await single.add(tenant.id, { ...p.message, stream: p.stream });
+      return c.json({ id: r.recipients[0]!.id, recipients: r.recipients }, 202);
     },
   );
 

@@ -1,83 +1,95 @@
-// Group commit for the submission server: messages that sessions finish at about the same time
-// are queued in one transaction instead of one each, so 50 busy sessions cost a few commits
-// rather than 50. Every message still gets its 250 only after the commit that holds it; when
-// that commit fails, every message in it gets the failure (451), and none of them is queued.
+// Group commit for the submission server and the REST API: messages that arrive at about the
+// same time (sessions finishing DATA, one-message requests) are queued in one statement instead
+// of one each, so 50 busy clients cost a few commits rather than 50. Every message is still
+// answered only after the commit that holds it; when that commit fails, each message of it is
+// tried again alone, so one bad message fails only itself and an outage fails them all.
 import type { AppDeps } from "../../core/deps.ts";
-import { enqueueRaw, enqueueRawMany, type RawInput } from "./enqueue.ts";
+import { enqueueRawMany, type RawInput } from "./enqueue.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock" | "log">;
 
-interface Waiting {
-  msg: RawInput;
-  resolve(r: { ids: string[] }): void;
+interface Waiting<I, R> {
+  item: I;
+  resolve(r: R): void;
   reject(e: unknown): void;
 }
 
 export interface GroupCommitOptions {
   /** Most messages in one transaction. */
   maxBatch: number;
-  /** Transactions in flight at once per tenant and stream; the rest wait and join the next. */
+  /** Transactions in flight at once per tenant; the rest wait and join the next. */
   maxInFlight: number;
 }
 
 export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 50, maxInFlight: 4 };
 
 /**
- * Queues messages, batching those that arrive while earlier commits are in flight. A message
- * that arrives when nothing is waiting is committed at once (after the current tick, so that
- * messages finished in the same tick share it): no delay is added when the server is quiet.
+ * Commits items per tenant in groups: `commit` queues several in one transaction (all or none)
+ * and answers each, in order. An item that arrives when nothing is waiting is committed at once
+ * (after the current tick, so that items finished in the same tick share it): no delay is added
+ * when the server is quiet.
  */
-export class GroupCommit {
-  readonly #groups = new Map<string, { waiting: Waiting[]; inFlight: number }>();
+export class Grouped<I, R> {
+  readonly #groups = new Map<string, { waiting: Waiting<I, R>[]; inFlight: number }>();
 
   constructor(
-    readonly deps: Deps,
+    readonly commit: (tenantId: string, items: I[]) => Promise<R[]>,
     readonly opts: GroupCommitOptions = DEFAULT_GROUP_COMMIT,
   ) {}
 
-  enqueue(tenantId: string, msg: RawInput): Promise<{ ids: string[] }> {
-    const key = `${tenantId}\n${msg.stream ?? ""}`;
-    let group = this.#groups.get(key);
+  add(tenantId: string, item: I): Promise<R> {
+    let group = this.#groups.get(tenantId);
     if (!group) {
       group = { waiting: [], inFlight: 0 };
-      this.#groups.set(key, group);
+      this.#groups.set(tenantId, group);
     }
     const g = group;
     return new Promise((resolve, reject) => {
-      g.waiting.push({ msg, resolve, reject });
-      if (g.waiting.length === 1) queueMicrotask(() => this.#pump(key, tenantId));
+      g.waiting.push({ item, resolve, reject });
+      if (g.waiting.length === 1) queueMicrotask(() => this.#pump(tenantId));
     });
   }
 
-  #pump(key: string, tenantId: string) {
-    const g = this.#groups.get(key);
+  #pump(tenantId: string) {
+    const g = this.#groups.get(tenantId);
     if (!g) return;
     while (g.waiting.length && g.inFlight < this.opts.maxInFlight) {
       const batch = g.waiting.splice(0, this.opts.maxBatch);
       g.inFlight++;
       this.#commit(tenantId, batch).finally(() => {
         g.inFlight--;
-        if (g.waiting.length) this.#pump(key, tenantId);
-        else if (g.inFlight === 0) this.#groups.delete(key);
+        if (g.waiting.length) this.#pump(tenantId);
+        else if (g.inFlight === 0) this.#groups.delete(tenantId);
       });
     }
   }
 
-  async #commit(tenantId: string, batch: Waiting[]) {
+  async #commit(tenantId: string, batch: Waiting<I, R>[]) {
     try {
-      const results = await enqueueRawMany(this.deps, tenantId, batch.map((w) => w.msg));
+      const results = await this.commit(tenantId, batch.map((w) => w.item));
       batch.forEach((w, i) => w.resolve(results[i]!));
     } catch (e) {
       if (batch.length > 1) {
-        // One bad message must not refuse the others (nothing was written): each goes alone
-        // and gets its own answer — a database outage fails them all again, a poisoned
-        // message only itself.
+        // Nothing of the group was written: each goes alone and gets its own answer.
         await Promise.all(
-          batch.map((w) => enqueueRaw(this.deps, tenantId, w.msg).then(w.resolve, w.reject)),
+          batch.map((w) => this.commit(tenantId, [w.item]).then((r) => w.resolve(r[0]!), w.reject)),
         );
         return;
       }
       for (const w of batch) w.reject(e);
     }
+  }
+}
+
+/** Submitted messages (SMTP relay). */
+export class GroupCommit {
+  readonly #grouped: Grouped<RawInput, { ids: string[] }>;
+
+  constructor(deps: Deps, opts: GroupCommitOptions = DEFAULT_GROUP_COMMIT) {
+    this.#grouped = new Grouped((tenantId, msgs) => enqueueRawMany(deps, tenantId, msgs), opts);
+  }
+
+  enqueue(tenantId: string, msg: RawInput): Promise<{ ids: string[] }> {
+    return this.#grouped.add(tenantId, msg);
   }
 }

@@ -10,6 +10,7 @@ import { zodIssues } from "../../core/http/errors.ts";
 import { type Locale, t } from "../../core/i18n/mod.ts";
 import { normalizeAddress } from "../../core/people/address.ts";
 import { renderDesign } from "../../core/mailings/design.ts";
+import { verifiedSenders } from "../../core/mailings/senders.ts";
 import {
   type ContentMessageData,
   DEFAULT_STREAM,
@@ -60,19 +61,27 @@ export type Prepared =
   | { ok: true; stream: string; message: ContentInput }
   | { ok: false; errors: FieldIssue[] };
 
-/** Per request: sender and template look-ups shared by the messages of one batch. */
+/** Per request: template look-ups shared by the messages of one batch. */
 export interface PrepareContext {
   deps: Pick<AppDeps, "db" | "config">;
   tenantId: string;
   locale: Locale;
-  senders?: Promise<{ addresses: Set<string>; domains: Set<string> }>;
   templates?: Map<string, Promise<{ html: string; versionId: string | null } | null>>;
 }
 
-export async function prepareMessage(ctx: PrepareContext, body: unknown): Promise<Prepared> {
+export function prepareMessage(ctx: PrepareContext, body: unknown): Promise<Prepared> {
   const parsed = MessageCreate.safeParse(body);
-  if (!parsed.success) return { ok: false, errors: zodIssues(parsed.error, ctx.locale) };
-  const m = parsed.data;
+  if (!parsed.success) {
+    return Promise.resolve({ ok: false, errors: zodIssues(parsed.error, ctx.locale) });
+  }
+  return prepareParsed(ctx, parsed.data);
+}
+
+/** A body the route has already parsed with {@link MessageCreate}: the checks beyond its shape. */
+export async function prepareParsed(
+  ctx: PrepareContext,
+  m: MessageCreate,
+): Promise<Prepared> {
   const issues: FieldIssue[] = [];
   const say = (path: string, code: string, params?: Record<string, string | number>) =>
     issues.push({ path, code, message: t(ctx.locale, `transactional.issue.${code}`, params) });
@@ -221,14 +230,7 @@ function plainText(html: string): string {
  * proved the domain is theirs. Anything else would let an API key forge other domains' mail.
  */
 async function senderAllowed(ctx: PrepareContext, key: string): Promise<boolean> {
-  ctx.senders ??= (async () => {
-    const rows = await ctx.deps.db.selectFrom("sender_identities").select("address")
-      .where("tenant_id", "=", ctx.tenantId).where("verified_at", "is not", null).execute();
-    const addresses = new Set(rows.map((r) => r.address.toLowerCase()));
-    const domains = new Set([...addresses].map((a) => a.slice(a.lastIndexOf("@") + 1)));
-    return { addresses, domains };
-  })();
-  const s = await ctx.senders;
+  const s = await verifiedSenders(ctx.deps, ctx.tenantId);
   return s.addresses.has(key) || s.domains.has(key.slice(key.lastIndexOf("@") + 1));
 }
 
