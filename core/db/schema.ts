@@ -486,6 +486,19 @@ export interface BouncesTable {
   created_at: Timestamp;
 }
 
+export interface SuppressedAddressesTable {
+  tenant_id: string;
+  address_key: string;
+  id: string;
+  address: string;
+  reason: string;
+  reply: Generated<string>;
+  suppressed_at: NullableTimestamp;
+  cleared_at: NullableTimestamp;
+  cleared_by: string | null;
+  created_at: Timestamp;
+}
+
 export interface BouncePoliciesTable {
   tenant_id: string;
   soft_threshold: Generated<number>;
@@ -520,6 +533,7 @@ export interface DB {
   send_queue: SendQueueTable;
   bounces: BouncesTable;
   bounce_policies: BouncePoliciesTable;
+  suppressed_addresses: SuppressedAddressesTable;
   captured_mail: CapturedMailTable;
   dkim_keys: DkimKeysTable;
   tracking_events: TrackingEventsTable;

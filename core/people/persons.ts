@@ -532,6 +532,15 @@ export async function markUndeliverable(
 export const CLEAR_NOTE_MAX = 1000;
 const ClearNote = z.string().trim().max(CLEAR_NOTE_MAX);
 
+/** An admin's note on clearing an undeliverable flag: trimmed, at most CLEAR_NOTE_MAX. */
+export function parseClearNote(input: string | null | undefined): string {
+  const parsed = ClearNote.safeParse(input ?? "");
+  if (!parsed.success) {
+    throw new AppError("validation", {}, [{ path: "note", code: "note_too_long", message: "" }]);
+  }
+  return parsed.data.replace(/\r\n?/g, "\n");
+}
+
 /**
  * Clears the undeliverable flag: admins only (checked by the caller), noting who and when, and
  * why when the admin says (the note goes to the audit log and the person's timeline).
@@ -544,11 +553,7 @@ export async function clearUndeliverable(
   actor: string,
   input: { note?: string | null } = {},
 ) {
-  const parsed = ClearNote.safeParse(input.note ?? "");
-  if (!parsed.success) {
-    throw new AppError("validation", {}, [{ path: "note", code: "note_too_long", message: "" }]);
-  }
-  const note = parsed.data.replace(/\r\n?/g, "\n");
+  const note = parseClearNote(input.note);
   return await changeAddress(
     deps,
     tenantId,

@@ -5,18 +5,40 @@ import { actorOf, requireTenant, requireTenantAdmin } from "../../core/http/cont
 import { jsonify } from "../../core/http/json.ts";
 import { PageQuery } from "../../core/http/pagination.ts";
 import { getBouncePolicy, setBouncePolicy } from "../../core/feedback/bounces.ts";
-import { listUndeliverable, undeliverableCsv } from "../../core/feedback/undeliverable.ts";
+import {
+  clearListed,
+  listUndeliverable,
+  undeliverableCsv,
+} from "../../core/feedback/undeliverable.ts";
+import { CLEAR_NOTE_MAX } from "../../core/people/persons.ts";
 import { bearer, body, commonErrors, json, pageOf, PageParams } from "./schemas.ts";
 
 const tags = ["Bounces"];
 
 const UndeliverableSchema = z.object({
-  id: z.string().openapi({ description: "The address's id (person_addresses)" }),
+  id: z.string().openapi({
+    description: "The address's id (a person's address, or a suppressed address of no person)",
+  }),
   address: z.string(),
-  person_id: z.string(),
+  person_id: z.string().nullable().openapi({
+    description: "null: the address is not in the CRM (e.g. a transactional recipient)",
+  }),
   reason: z.string().nullable().openapi({ example: "hard: unknown_user (5.1.1)" }),
   since: z.string(),
 }).openapi("UndeliverableAddress");
+
+const ClearedSchema = z.object({
+  id: z.string(),
+  address: z.string(),
+  person_id: z.string().nullable(),
+}).openapi("ClearedAddress");
+
+const ClearBody = z.object({
+  note: z.string().trim().max(CLEAR_NOTE_MAX).optional().openapi({
+    description: "Why the address is unblocked (kept in the audit log)",
+    example: "The customer confirmed the mailbox works again",
+  }),
+}).openapi("ClearListedAddress");
 
 const PolicySchema = z.object({
   soft_threshold: z.number().int().min(1).max(100).openapi({ example: 3 }),
@@ -84,6 +106,33 @@ export function bounceRoutes(app: OpenAPIHono, deps: AppDeps): void {
     (c) => {
       const tenant = requireTenant(c, "read");
       return csv(deps, tenant.id, deps.clock().toISOString().slice(0, 10)) as never;
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/undeliverable/{id}/clear",
+      tags,
+      security: bearer,
+      summary: "Unblock an address of the undeliverable list, in the CRM or not (admins only)",
+      description: "An optional note says why; it is kept in the audit log (and on the " +
+        "person's timeline for a CRM address).",
+      request: {
+        params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
+        body: { ...body(ClearBody), required: false },
+      },
+      responses: { 200: json(ClearedSchema, "The unblocked address"), ...commonErrors },
+    }),
+    async (c) => {
+      const tenant = requireTenantAdmin(c);
+      const input = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+      return c.json(
+        await clearListed(deps, tenant.id, c.req.valid("param").id, actorOf(c), {
+          note: input.note,
+        }),
+        200,
+      );
     },
   );
 

@@ -27,6 +27,7 @@ import {
 } from "../../core/people/persons.ts";
 import { findDuplicates, mergePersons } from "../../core/people/merge.ts";
 import { undeliverableCsv } from "../../core/feedback/undeliverable.ts";
+import { undeliverablePages } from "./undeliverable.tsx";
 import { Csrf, Page } from "./layout.tsx";
 import {
   MailingNoteStamps,
@@ -43,6 +44,7 @@ const fullName = (p: { first_name: string; last_name: string }, l: Parameters<ty
 
 export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
   personSubscriptionPages(app, deps, flash);
+  undeliverablePages(app, deps, flash); // before /people/:id
   // Undeliverable addresses as CSV, for customers cleaning their own registers (streamed).
   app.get("/people/undeliverable.csv", (c) => {
     const tenant = requireTenant(c);
@@ -74,6 +76,9 @@ export function peoplePages(app: Hono, deps: AppDeps, flash: FlashStore) {
           <span class="row">
             <a class="button secondary" href="/people/duplicates">{t(l, "merge.duplicates")}</a>
             <a class="button secondary" href="/people/import">{t(l, "import.title")}</a>
+            <a class="button secondary" href="/people/undeliverable">
+              {t(l, "undeliverable.title")}
+            </a>
             <a class="button secondary" href="/people/undeliverable.csv" download>
               {t(l, "people.undeliverable_csv")}
             </a>
