@@ -1,8 +1,9 @@
 // Bounce and complaint recording: rows in `bounces`, the tenant's policy applied to the address
 // (one hard bounce, or N soft ones within a window, makes it undeliverable; policy blocks never
-// do), per-send counters and contact-note stamps, all in one transaction per batch.
+// do), per-send counters and contact-note stamps, all in one transaction per batch. An address
+// of no person (a transactional message to a shop customer) is blocked in suppressed_addresses.
 import { groupBy } from "../collections.ts";
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import type { BounceKind, DB } from "../db/schema.ts";
@@ -91,6 +92,7 @@ interface Inserted {
   kind: BounceKind;
   status: string | null;
   reason: string;
+  diagnostic: string;
 }
 
 /** Records a batch of bounces and complaints and applies each tenant's policy. */
@@ -132,8 +134,9 @@ export async function recordBounces(deps: Deps, bounces: BounceInput[]): Promise
         })),
       );
     }
+    // Plugins' writes (a webhook outbox) commit with the bounces or not at all.
+    await emitMailEvents(trx, deps, events);
   });
-  await emitMailEvents(deps, events);
   return result;
 }
 
@@ -175,9 +178,22 @@ async function insertBounces(
       m.addr, m.akey, m.kind, m.status, m.reason, m.diagnostic, m.source, m.reporter, ${now}
     from m where m.addr <> ''
     on conflict (tenant_id, queue_id, kind) where queue_id is not null do nothing
-    returning queue_id, send_id, address, address_key, kind, status, reason`.execute(trx);
+    returning queue_id, send_id, address, address_key, kind, status, reason, diagnostic`
+    .execute(trx);
   return r.rows;
 }
+
+/** Soft bounces of an address key since the window's start or its last clearing, if later. */
+const softBounces = (
+  tenantId: string,
+  key: RawBuilder<unknown>,
+  clearedAt: RawBuilder<unknown>,
+  since: Date,
+) =>
+  sql`(select count(*) from bounces b where b.tenant_id = ${tenantId}
+    and b.address_key = ${key} and b.kind = 'soft'
+    and b.created_at > greatest(${since}::timestamptz,
+      coalesce(${clearedAt}, '-infinity'::timestamptz)))`;
 
 /** Hard: undeliverable at once. Soft: when the window holds the threshold (since any clearing). */
 async function applyPolicy(
@@ -188,6 +204,7 @@ async function applyPolicy(
 ): Promise<string[]> {
   const marked: string[] = [];
   const hard = rows.filter((r) => r.kind === "hard");
+  marked.push(...await suppress(trx, tenantId, hard, now));
   if (hard.length) {
     const r = await sql<{ address_key: string }>`
       update person_addresses pa set undeliverable_at = ${now}, undeliverable_reason = v.reason
@@ -203,19 +220,62 @@ async function applyPolicy(
     const since = new Date(now.getTime() - policy.soft_window_days * 86_400_000);
     const last = new Map(soft.map((s) => [s.address_key, describe(s)]));
     const suffix = `; ${policy.soft_threshold}+ soft bounces in ${policy.soft_window_days} days`;
+    marked.push(...await suppress(trx, tenantId, soft, now, { policy, since, suffix }));
     const r = await sql<{ address_key: string }>`
       update person_addresses pa set undeliverable_at = ${now},
         undeliverable_reason = v.reason || ${suffix}
       from unnest(${[...last.keys()]}::text[], ${[...last.values()]}::text[]) as v(key, reason)
       where pa.tenant_id = ${tenantId} and pa.address_key = v.key and pa.undeliverable_at is null
-        and (select count(*) from bounces b where b.tenant_id = ${tenantId}
-          and b.address_key = pa.address_key and b.kind = 'soft'
-          and b.created_at > greatest(${since}::timestamptz,
-            coalesce(pa.cleared_at, '-infinity'::timestamptz))) >= ${policy.soft_threshold}
+        and ${
+      softBounces(tenantId, sql.ref("pa.address_key"), sql.ref("pa.cleared_at"), since)
+    } >= ${policy.soft_threshold}
       returning pa.address_key`.execute(trx);
     marked.push(...r.rows.map((x) => x.address_key));
   }
   return marked;
+}
+
+/**
+ * The same rule for messages to an address of no person: blocked in suppressed_addresses (a
+ * cleared row blocks again). Only bounces matched to a queue row count, so a forged report
+ * about a message we never sent blocks nothing. Returns the keys it blocked.
+ */
+async function suppress(
+  trx: Db,
+  tenantId: string,
+  rows: Inserted[],
+  now: Date,
+  soft?: { policy: BouncePolicy; since: Date; suffix: string },
+): Promise<string[]> {
+  // One row per key: an upsert cannot touch the same row twice in one statement.
+  const byKey = new Map(rows.filter((r) => r.queue_id).map((r) => [keyOf(r.address), r]));
+  if (!byKey.size) return [];
+  const list = [...byKey.entries()];
+  const r = await sql<{ address_key: string }>`
+    insert into suppressed_addresses as sa (tenant_id, address_key, id, address, reason, reply,
+      suppressed_at, created_at)
+    select ${tenantId}, v.key, v.id, v.address, v.reason, v.reply, ${now}, ${now}
+    from unnest(${list.map(([k]) => k)}::text[], ${list.map(([, b]) => b.address_key)}::text[],
+      ${list.map(() => uuidv7())}::uuid[], ${list.map(([, b]) => b.address)}::text[],
+      ${list.map(([, b]) => (describe(b) + (soft?.suffix ?? "")).slice(0, 500))}::text[],
+      ${list.map(([, b]) => b.diagnostic.slice(0, 1000))}::text[])
+      as v(key, bkey, id, address, reason, reply)
+    left join suppressed_addresses old on old.tenant_id = ${tenantId} and old.address_key = v.key
+    where not exists (select 1 from person_addresses pa
+        where pa.tenant_id = ${tenantId} and pa.address_key = v.key)
+      and old.suppressed_at is null
+      and ${
+    soft
+      ? sql`${
+        softBounces(tenantId, sql.ref("v.bkey"), sql.ref("old.cleared_at"), soft.since)
+      } >= ${soft.policy.soft_threshold}`
+      : sql`true`
+  }
+    on conflict (tenant_id, address_key) do update set address = excluded.address,
+      reason = excluded.reason, reply = excluded.reply, suppressed_at = excluded.suppressed_at
+      where sa.suppressed_at is null
+    returning sa.address_key`.execute(trx);
+  return r.rows.map((x) => x.address_key);
 }
 
 function describe(b: { kind: string; reason: string; status: string | null }): string {

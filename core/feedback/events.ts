@@ -1,8 +1,9 @@
 // Records opens and clicks off the request path: events are buffered in memory and written in
-// one multi-row insert every ~250 ms or 1,000 events, with the per-send counters and each
-// message's first human open/click updated in the same transaction, set-based.
-import { sql } from "kysely";
+// one multi-row insert every ~250 ms or 1,000 events, with the per-send counters, each message's
+// first human open/click and plugins' afterEvents writes in the same transaction, set-based.
+import { sql, type Transaction } from "kysely";
 import type { AppDeps } from "../deps.ts";
+import type { DB } from "../db/schema.ts";
 import { uuidv7 } from "../db/ids.ts";
 import type { MailEvent } from "../plugin.ts";
 import { groupBy } from "../collections.ts";
@@ -90,9 +91,7 @@ export class EventRecorder {
       while (this.#buffer.length) {
         const batch = this.#buffer.splice(0, this.#batch);
         try {
-          const rows = await writeEventRows(this.#deps, batch);
-          this.written += rows.length;
-          await emitTracking(this.#deps, rows);
+          this.written += await writeEvents(this.#deps, batch);
         } catch (e) {
           this.#deps.log.error("tracking events not written", {
             events: batch.length,
@@ -112,16 +111,7 @@ export class EventRecorder {
   }
 }
 
-/**
- * One batch in one transaction: the events (joined to their queue rows, so an event of a
- * message that does not exist is dropped), first human opens/clicks, and the send counters.
- * Returns how many events were stored.
- */
-export async function writeEvents(deps: Pick<AppDeps, "db">, batch: TrackingEvent[]) {
-  return (await writeEventRows(deps, batch)).length;
-}
-
-/** A stored open or click, as writeEventRows returns it. */
+/** A stored open or click, as the insert in writeEvents returns it. */
 interface WrittenEvent {
   tenant_id: string;
   send_id: string;
@@ -134,12 +124,16 @@ interface WrittenEvent {
   created_at: Date;
 }
 
-/** writeEvents, returning the stored rows. */
-async function writeEventRows(
-  deps: Pick<AppDeps, "db">,
+/**
+ * One batch in one transaction: the events (joined to their queue rows, so an event of a
+ * message that does not exist is dropped), first human opens/clicks, the send counters and,
+ * with a registry in deps, plugins' afterEvents. Returns how many events were stored.
+ */
+export async function writeEvents(
+  deps: Pick<AppDeps, "db"> & Partial<EventDeps>,
   batch: TrackingEvent[],
-): Promise<WrittenEvent[]> {
-  if (!batch.length) return [];
+): Promise<number> {
+  if (!batch.length) return 0;
   const col = <T>(f: (e: TrackingEvent) => T) => batch.map(f);
   return await deps.db.transaction().execute(async (trx) => {
     const ins = await sql<WrittenEvent>`
@@ -210,30 +204,31 @@ async function writeEventRows(
           as v(tenant_id, id, o, c, uo, uc, mo, mc)
         where s.tenant_id = v.tenant_id and s.id = v.id`.execute(trx);
     }
-    return ins.rows;
+    await emitTracking(trx, deps, ins.rows);
+    return ins.rows.length;
   });
 }
 
 /**
- * Committed opens and clicks as "opened"/"clicked" for plugins' afterEvents. The recipients are
- * read only when some plugin listens, so the pixel's write path pays nothing otherwise.
+ * Opens and clicks being written, as "opened"/"clicked" for plugins' afterEvents in the same
+ * transaction. The recipients are read only when some plugin listens, so the pixel's write path
+ * pays nothing otherwise.
  */
-async function emitTracking(deps: Deps, rows: WrittenEvent[]): Promise<void> {
+async function emitTracking(
+  trx: Transaction<DB>,
+  deps: Partial<EventDeps>,
+  rows: WrittenEvent[],
+): Promise<void> {
   if (!rows.length || !hasEventListeners(deps)) return;
   const to = new Map<string, string>();
-  try {
-    for (const [tenantId, list] of groupBy(rows, (r) => r.tenant_id)) {
-      const ids = [...new Set(list.map((r) => r.queue_id))];
-      const q = await sql<{ id: string; address: string }>`select id, address from send_queue
-        where tenant_id = ${tenantId} and id = any(${ids}::uuid[])`.execute(deps.db);
-      for (const r of q.rows) to.set(`${tenantId}/${r.id}`, r.address);
-    }
-  } catch (e) {
-    // The events are stored: a failed lookup must not count them as lost.
-    deps.log.error("afterEvents: recipients of opens/clicks not read", { error: String(e) });
-    return;
+  for (const [tenantId, list] of groupBy(rows, (r) => r.tenant_id)) {
+    const ids = [...new Set(list.map((r) => r.queue_id))];
+    const q = await sql<{ id: string; address: string }>`select id, address from send_queue
+      where tenant_id = ${tenantId} and id = any(${ids}::uuid[])`.execute(trx);
+    for (const r of q.rows) to.set(`${tenantId}/${r.id}`, r.address);
   }
   await emitMailEvents(
+    trx,
     deps,
     rows.map((r): MailEvent => ({
       tenantId: r.tenant_id,

@@ -1,14 +1,14 @@
 // What a recorded group of delivery outcomes sets off: synchronous 5xx rejections become bounces
 // (the policy in bounces.ts), sent messages stamp the recipient's contact note, and plugins with
-// an afterDeliveryBatch or afterEvents hook hear the outcomes of their tenants. The send worker calls these after
-// it has written the outcomes, so a failing listener never makes mail go out twice.
+// an afterDeliveryBatch hook hear the outcomes of their tenants. The send worker calls these after
+// it has written the outcomes, so a failing listener never makes mail go out twice. The outcomes'
+// mail events (outcomeEvents) reach afterEvents inside recordOutcomes' own transaction instead.
 import type { AppDeps } from "../deps.ts";
 import type { Outcome } from "../send/queue.ts";
 import type { DeliveryOutcome, MailEvent } from "../plugin.ts";
 import { handleSyncFailures } from "./bounces.ts";
 import { applyNoteEvents } from "./notes.ts";
 import { groupBy } from "../collections.ts";
-import { emitMailEvents, hasEventListeners } from "./mail_events.ts";
 
 export type OutcomeListener = (outcomes: Outcome[]) => Promise<void>;
 
@@ -68,29 +68,25 @@ export function outcomeListeners(deps: AppDeps): OutcomeListener[] {
     }
   };
 
-  // Plugins' afterEvents: an accepted message is both sent and delivered (README, "Event
-  // webhooks"); 5xx rejections arrive as bounced through handleSyncFailures above.
-  const events: OutcomeListener = async (outcomes) => {
-    if (!hasEventListeners(deps)) return; // nothing to build on the hot path when none listens
-    const at = deps.clock();
-    await emitMailEvents(
-      deps,
-      outcomes.flatMap((o): MailEvent[] => {
-        const base = {
-          tenantId: o.tenant_id,
-          at,
-          sendId: o.send_id,
-          queueId: o.id,
-          recipient: o.address ?? "",
-          details: { reply: o.reply.slice(0, 500) },
-        };
-        if (o.status === "sent") {
-          return [{ ...base, type: "sent" }, { ...base, type: "delivered" }];
-        }
-        return o.status === "deferred" ? [{ ...base, type: "deferred" }] : [];
-      }),
-    );
-  };
+  return [bounces, notes, hooks];
+}
 
-  return [bounces, notes, hooks, events];
+/**
+ * Outcomes as mail events for plugins' afterEvents: an accepted message is both sent and
+ * delivered (README, "Event webhooks"); 5xx rejections arrive as bounced through
+ * handleSyncFailures above.
+ */
+export function outcomeEvents(outcomes: Outcome[], at: Date): MailEvent[] {
+  return outcomes.flatMap((o): MailEvent[] => {
+    const base = {
+      tenantId: o.tenant_id,
+      at,
+      sendId: o.send_id,
+      queueId: o.id,
+      recipient: o.address ?? "",
+      details: { reply: o.reply.slice(0, 500) },
+    };
+    if (o.status === "sent") return [{ ...base, type: "sent" }, { ...base, type: "delivered" }];
+    return o.status === "deferred" ? [{ ...base, type: "deferred" }] : [];
+  });
 }

@@ -49,11 +49,10 @@ export async function unsubscribe(
 ): Promise<{ created: boolean }> {
   const { tenantId, scope } = input;
   const now = deps.clock();
-  let message: { sendId: string; recipient: string } | null = null;
-  const result = await inTransaction(deps.db, async (trx) => {
+  return await inTransaction(deps.db, async (trx) => {
     let personId = input.personId ?? null;
     let address = input.address ? addressKey(input.address) : null;
-    let sendId: string | null = null;
+    let message: { sendId: string; recipient: string } | null = null;
     if (input.queueId) {
       if (!isUuid(input.queueId)) throw new AppError("not_found");
       const q = await trx.selectFrom("send_queue").select(["person_id", "address", "send_id"])
@@ -61,7 +60,6 @@ export async function unsubscribe(
       if (!q) throw new AppError("not_found");
       personId ??= q.person_id;
       address ??= addressKey(q.address);
-      sendId = q.send_id;
       message = { sendId: q.send_id, recipient: q.address };
     }
     if (personId) {
@@ -101,7 +99,7 @@ export async function unsubscribe(
       address,
       subscription_type_id: typeId,
       source: input.source,
-      send_id: sendId,
+      send_id: message?.sendId ?? null,
       queue_id: input.queueId ?? null,
       created_at: now,
     }).onConflict((oc) => oc.doNothing()).returning("id").executeTakeFirst();
@@ -113,33 +111,30 @@ export async function unsubscribe(
     await sql`select id from sends where tenant_id = ${tenantId} and kind = 'mass'
       and status in ('draft', 'expanding') for share`.execute(trx);
     await cancelPending(trx, tenantId, { personId, address, typeId, now });
-    if (input.queueId) {
+    if (input.queueId && message) {
       await applyNoteEvents(trx, tenantId, [{
         queueId: input.queueId,
         event: "unsubscribed",
         at: now,
       }]);
+      // In this transaction (the caller's, when it has one): plugins' writes (a webhook outbox)
+      // commit with the unsubscribe, or roll back with it.
+      await emitMailEvents(trx, deps, [{
+        tenantId,
+        type: "unsubscribed",
+        at: now,
+        sendId: message.sendId,
+        queueId: input.queueId,
+        recipient: message.recipient,
+        details: {
+          scope: scope.kind,
+          subscription_type_id: typeId,
+          source: input.source,
+        },
+      }]);
     }
     return { created: true };
   });
-  // Only when this call committed: inside a caller's transaction, the caller may still roll back.
-  if (result.created && message && input.queueId && !deps.db.isTransaction) {
-    const m: { sendId: string; recipient: string } = message;
-    await emitMailEvents(deps, [{
-      tenantId,
-      type: "unsubscribed",
-      at: now,
-      sendId: m.sendId,
-      queueId: input.queueId,
-      recipient: m.recipient,
-      details: {
-        scope: scope.kind,
-        subscription_type_id: scope.kind === "type" ? scope.subscriptionTypeId : null,
-        source: input.source,
-      },
-    }]);
-  }
-  return result;
 }
 
 /**

@@ -16,6 +16,8 @@ import { candidatesSql, collectRules, selectedSql } from "./expansion.ts";
 import { nextAttempt } from "./retry_schedule.ts";
 import { groupBy } from "../collections.ts";
 import { unsubscribedAddresses, unsubscribedPredicate } from "../feedback/unsubscribe.ts";
+import { emitMailEvents, type EventDeps, hasEventListeners } from "../feedback/mail_events.ts";
+import { outcomeEvents } from "../feedback/outcomes.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock">;
 type Db = Kysely<DB> | Transaction<DB>;
@@ -499,9 +501,13 @@ export interface Outcome {
 /**
  * Writes a batch of outcomes: one UPDATE per tenant from arrays, counters per send, and sends
  * with nothing left marked done. Deferred rows get their next attempt from the retry schedule,
- * or fail once it gives up.
+ * or fail once it gives up. With a registry in deps (the worker's), plugins' afterEvents run in
+ * the same transaction, so what they write commits with the outcomes.
  */
-export async function recordOutcomes(deps: Deps, outcomes: Outcome[]): Promise<void> {
+export async function recordOutcomes(
+  deps: Deps & Partial<EventDeps>,
+  outcomes: Outcome[],
+): Promise<void> {
   if (!outcomes.length) return;
   const now = deps.clock();
   const byTenant = groupBy(outcomes, (o) => o.tenant_id);
@@ -557,6 +563,9 @@ export async function recordOutcomes(deps: Deps, outcomes: Outcome[]): Promise<v
           .where("tenant_id", "=", tenantId).where("id", "in", unclaim).execute();
       }
     }
+    // Before the counters: the hooks then run while no sends row is locked yet. Nothing to
+    // build on the hot path when no plugin listens.
+    if (hasEventListeners(deps)) await emitMailEvents(trx, deps, outcomeEvents(outcomes, now));
     for (const [sendId, c] of counts) {
       await trx.updateTable("sends").set((eb) => ({
         sent: eb("sent", "+", c.sent),

@@ -1,7 +1,8 @@
-// The afterEvents hook: committed mail events become outbox rows, one per subscribed endpoint and
-// event, in one transaction, each with the JSON the receiver will get (message id, send id,
-// recipient, the message's tags and metadata when its queue row carries them). The dispatcher
-// (dispatcher.ts) delivers them; the NOTIFY wakes an idle one.
+// The afterEvents hook: mail events become outbox rows, one per subscribed endpoint and event, in
+// the core's transaction that records the events (so the rows commit with them, or not at all),
+// each with the JSON the receiver will get (message id, send id, recipient, the message's tags and
+// metadata when its queue row carries them). The dispatcher (dispatcher.ts) delivers them; the
+// NOTIFY, sent when that transaction commits, wakes an idle one.
 import { sql } from "kysely";
 import type { AppDeps } from "../../core/deps.ts";
 import { uuidv7 } from "../../core/db/ids.ts";
@@ -60,7 +61,7 @@ export function toPayload(e: MailEvent, q: QueueInfo | undefined, id = uuidv7())
   };
 }
 
-/** The hook itself: writes the outbox rows for a batch of events. */
+/** The hook itself: writes the outbox rows for a batch of events, on deps.db (the core's trx). */
 export async function enqueueEvents(deps: HookDeps, events: MailEvent[]): Promise<number> {
   const db = dbOf(deps);
   const now = deps.clock();
@@ -99,19 +100,17 @@ export async function enqueueEvents(deps: HookDeps, events: MailEvent[]): Promis
       }
     }
     const n = cols.id.length;
-    await deps.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < n; i += INSERT_CHUNK) {
-        const part = <T>(a: T[]) => a.slice(i, i + INSERT_CHUNK);
-        await sql`insert into webhook_events (tenant_id, id, endpoint_id, event_id, type, payload,
-            status, attempts, next_attempt_at, give_up_at, created_at)
-          select ${tenantId}, v.id, v.endpoint_id, v.event_id, v.type, v.payload::jsonb,
-            'pending', 0, ${now}, v.give_up_at, ${now}
-          from unnest(${part(cols.id)}::uuid[], ${part(cols.endpoint)}::uuid[],
-            ${part(cols.event)}::uuid[], ${part(cols.type)}::text[], ${part(cols.payload)}::text[],
-            ${part(cols.giveUp)}::timestamptz[])
-            as v(id, endpoint_id, event_id, type, payload, give_up_at)`.execute(trx);
-      }
-    });
+    for (let i = 0; i < n; i += INSERT_CHUNK) {
+      const part = <T>(a: T[]) => a.slice(i, i + INSERT_CHUNK);
+      await sql`insert into webhook_events (tenant_id, id, endpoint_id, event_id, type, payload,
+          status, attempts, next_attempt_at, give_up_at, created_at)
+        select ${tenantId}, v.id, v.endpoint_id, v.event_id, v.type, v.payload::jsonb,
+          'pending', 0, ${now}, v.give_up_at, ${now}
+        from unnest(${part(cols.id)}::uuid[], ${part(cols.endpoint)}::uuid[],
+          ${part(cols.event)}::uuid[], ${part(cols.type)}::text[], ${part(cols.payload)}::text[],
+          ${part(cols.giveUp)}::timestamptz[])
+          as v(id, endpoint_id, event_id, type, payload, give_up_at)`.execute(deps.db);
+    }
     written += n;
   }
   if (written) await sql`select pg_notify(${WEBHOOK_CHANNEL}, '')`.execute(deps.db);

@@ -19,6 +19,7 @@ import { recordBounces } from "../../core/feedback/bounces.ts";
 import { emitMailEvents } from "../../core/feedback/mail_events.ts";
 import { jsonb } from "../../core/db/json.ts";
 import { uuidv7 } from "../../core/db/ids.ts";
+import type { MailEvent } from "../../core/plugin.ts";
 import { webhooksPlugin } from "./mod.ts";
 import { WebhookDispatcher } from "./dispatcher.ts";
 import { verifySignature } from "./signature.ts";
@@ -53,6 +54,9 @@ const t = await testApp({
   },
 });
 const org = await seedTenant(t, { addons: ["webhooks"], slug: "wh-org" });
+/** Events as a recorder hands them on: inside the transaction that records them. */
+const emit = (events: MailEvent[]) =>
+  t.deps.db.transaction().execute((trx) => emitMailEvents(trx, t.deps, events));
 const api = apiClient(t, org.key);
 const del = (id: string) =>
   t.app.request(`/api/v1/webhooks/${id}`, {
@@ -77,7 +81,7 @@ Deno.test("tier gating: only tenants with the add-on get the API, the page and t
   await sql`insert into webhook_endpoints (tenant_id, id, url, events, secret_sealed, created_by)
     values (${advanced.tenant.id}, ${uuidv7()}, 'http://127.0.0.1:9/', ${["delivered"]},
       'v1.x.y', 'test')`.execute(t.deps.db);
-  await emitMailEvents(t.deps, [{
+  await emit([{
     tenantId: advanced.tenant.id,
     type: "delivered",
     at: t.deps.clock(),
@@ -405,7 +409,7 @@ Deno.test("a disabled endpoint gets nothing; an endpoint gets only the types it 
       recipient: "x@example.org",
       details: {},
     };
-    await emitMailEvents(t.deps, [
+    await emit([
       { ...base, type: "delivered" },
       { ...base, type: "bounced" },
     ]);
@@ -426,7 +430,7 @@ Deno.test("events queued before the operator took the add-on away are not sent",
       url: rx.url,
       events: ["delivered"],
     })).body;
-    await emitMailEvents(t.deps, [{
+    await emit([{
       tenantId: lapsed.tenant.id,
       type: "delivered",
       at: t.deps.clock(),
