@@ -1,18 +1,22 @@
-// deno task bench:smtp-relay — Skicka's SMTP submission end to end on PostgreSQL: 50 sessions
-// submit ~20 KB messages (STARTTLS + AUTH, each committed to the queue before 250) and a send
-// worker delivers them to Postfix's smtp-sink. In the same run, a throwaway Postfix instance
-// relays the same load to the same sink, for the ratio. Ends with one JSON line.
+// deno task bench:smtp-relay — Skicka's SMTP relay end to end on PostgreSQL, as issue #7 asks:
+// Postfix's smtp-source with 50 sessions submits ~20 KB messages in the clear to Skicka, which
+// authorises the client by a relay network (127.0.0.0/8, like Postfix's mynetworks), commits each
+// message to the queue before 250, and a send worker delivers them to Postfix's smtp-sink. In the
+// same run the same smtp-source load goes to a throwaway Postfix relay (mynetworks) in front of
+// the same sink, for the ratio. End to end means until the sink has received all N.
 //
-// The load comes from a separate process (this file with `client`): nodemailer's pool, because
-// Postfix's smtp-source speaks neither STARTTLS nor AUTH and Skicka relays nothing without them.
-// smtp-source → Postfix is measured too, as the issue's reference.
+// A second row (BENCH_NODEMAILER=0 skips it): nodemailer's pool from a separate process (this
+// file with `client`) with STARTTLS + AUTH against Skicka and STARTTLS against Postfix, and an
+// smtp-server that discards as that client's ceiling. Ends with one JSON line.
 //
 // Env: BENCH_N (default 20000), BENCH_SESSIONS (50), BENCH_KB (20), BENCH_DATABASE_URL (a
 // database the bench may create and drop databases from; default TEST_DATABASE_URL or
 // postgres://postgres@127.0.0.1:5432/test), BENCH_POSTFIX=0 skips the Postfix runs,
-// BENCH_DELIVER=after starts the send worker only once every message is accepted (acceptance
-// alone), BENCH_POOL (database connections, 10), BENCH_GROUP_MAX / BENCH_IN_FLIGHT (group
-// commit: messages per transaction, transactions at once).
+// BENCH_NODEMAILER=0 skips the nodemailer runs, BENCH_SOURCE_REUSE=1 lets each smtp-source
+// session keep its connection (-d; default: a connection per message), BENCH_DELIVER=after
+// starts the send worker only once smtp-source is done (acceptance alone), BENCH_POOL
+// (database connections, 10), BENCH_GROUP_MAX / BENCH_IN_FLIGHT (group commit: messages per
+// transaction, transactions at once).
 import nodemailer from "nodemailer";
 import { PluginRegistry } from "../core/plugin.ts";
 import { SendWorker } from "../core/send/worker.ts";
@@ -21,6 +25,7 @@ import { startSmtpSink } from "../core/smtp/_test_servers.ts";
 import { startDiscardServer, startPostfix } from "./smtp_relay_peers.ts";
 import { transactionalPlugin } from "../plugins/transactional/mod.ts";
 import { createSmtpCredential } from "../plugins/transactional/credentials.ts";
+import { addRelayNetwork } from "../plugins/transactional/relay_networks.ts";
 import { startSubmission } from "../plugins/transactional/smtp_server.ts";
 import { DEFAULT_GROUP_COMMIT } from "../plugins/transactional/smtp_group_commit.ts";
 import { selfSignedCertificate } from "../plugins/transactional/smtp_tls.ts";
@@ -159,8 +164,39 @@ async function measure(
   return row;
 }
 
+/**
+ * Postfix's smtp-source: N copies of the prepared message (`-F`, so its From: is the verified
+ * shop sender) over SESSIONS sessions in the clear, MAIL FROM the shop, each message to a
+ * different recipient (`-N` numbers them).
+ */
+async function runSmtpSource(port: number, file: string) {
+  const t0 = performance.now();
+  const out = await new Deno.Command("/usr/sbin/smtp-source", {
+    args: [
+      ...["-s", String(SESSIONS), "-m", String(N), "-F", file, "-f", FROM, "-N"],
+      // smtp-source's default is a connection per message; -d keeps each session's connection.
+      ...(Deno.env.get("BENCH_SOURCE_REUSE") === "1" ? ["-d"] : []),
+      ...["-t", "customer@domain1.example", `127.0.0.1:${port}`],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return {
+    ok: out.success ? N : 0,
+    failed: out.success ? 0 : N,
+    firstError: new TextDecoder().decode(out.stderr).slice(0, 300),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+const SKICKA_SOURCE = "Skicka, fed by smtp-source (plain, relay network, queued in PostgreSQL)";
+const POSTFIX_SOURCE = "Postfix relay, fed by smtp-source (plain, mynetworks)";
+const SKICKA_NODEMAILER = "Skicka, fed by nodemailer (STARTTLS + AUTH, queued in PostgreSQL)";
+const POSTFIX_NODEMAILER = "Postfix relay, fed by nodemailer (STARTTLS, mynetworks)";
+
 async function main() {
   log(`N=${N}, ${SESSIONS} sessions, ~${KB} KB per message (${messageOf(0, KB).length} bytes)`);
+  const nodemailerRuns = Deno.env.get("BENCH_NODEMAILER") !== "0";
   const sink = await startSmtpSink({ counter: true });
   const tls = await selfSignedCertificate("localhost");
   const registry = new PluginRegistry([transactionalPlugin]);
@@ -168,11 +204,18 @@ async function main() {
     poolSize: Number(Deno.env.get("BENCH_POOL") ?? 10),
     registry,
   });
+  const dir = await Deno.makeTempDir({ prefix: "skicka-bench-relay-" });
+  // smtp-source appends CRLF to each line of the file.
+  const file = `${dir}/message.eml`;
+  await Deno.writeTextFile(file, messageOf(0, KB).replaceAll("\r\n", "\n"));
   const rows: Row[] = [];
   let ceiling = 0;
   try {
     const deps = benchDeps(bench, { registry, log: traceLogger() });
     const { tenant } = await benchShop(deps, "light");
+    await addRelayNetwork(deps, tenant.id, { network: "127.0.0.0/8", note: "bench" }, {
+      actor: "bench",
+    });
     const cred = await createSmtpCredential(deps, tenant.id, { name: "bench" }, {
       id: null,
       label: "bench",
@@ -192,52 +235,63 @@ async function main() {
       relayToSink("127.0.0.1", sink.port),
       { batchSize: 500, renderPool: pool },
     );
-    // BENCH_DELIVER=after measures acceptance alone, then starts the worker.
+    // BENCH_DELIVER=after measures the headline run's acceptance alone: the worker starts once
+    // smtp-source is done (and stays on for the nodemailer run).
     const after = Deno.env.get("BENCH_DELIVER") === "after";
     if (!after) await worker.start();
     try {
       rows.push(
-        await measure("Skicka (STARTTLS + AUTH, queued in PostgreSQL)", sink, () =>
-          runClient({
-            port: submission.port,
-            n: N,
-            sessions: SESSIONS,
-            kb: KB,
-            ca: tls.cert,
-            auth: { user: cred.username, pass: cred.password },
-          }).finally(() => after && worker.start())),
+        await measure(
+          SKICKA_SOURCE,
+          sink,
+          () => runSmtpSource(submission.port, file).finally(() => after && worker.start()),
+        ),
       );
+      if (nodemailerRuns) {
+        rows.push(
+          await measure(SKICKA_NODEMAILER, sink, () =>
+            runClient({
+              port: submission.port,
+              n: N,
+              sessions: SESSIONS,
+              kb: KB,
+              ca: tls.cert,
+              auth: { user: cred.username, pass: cred.password },
+            })),
+        );
+      }
     } finally {
       await worker.stop();
       pool.close();
       await submission.close();
     }
 
-    // The ceiling of this client, TLS and smtp-server on this machine: a server that discards.
-    const discard = await startDiscardServer(tls);
-    try {
-      const r = await runClient({
-        port: discard.port,
-        n: N,
-        sessions: SESSIONS,
-        kb: KB,
-        ca: tls.cert,
-        auth: { user: "bench", pass: "bench" },
-      });
-      ceiling = rate(r.ok, r.seconds);
-      log(`smtp-server that discards: ${r.ok} accepted in ${r.seconds.toFixed(2)} s`);
-    } finally {
-      await discard.close();
+    if (nodemailerRuns) {
+      // The ceiling of this client, TLS and smtp-server on this machine: a server that discards.
+      const discard = await startDiscardServer(tls);
+      try {
+        const r = await runClient({
+          port: discard.port,
+          n: N,
+          sessions: SESSIONS,
+          kb: KB,
+          ca: tls.cert,
+          auth: { user: "bench", pass: "bench" },
+        });
+        ceiling = rate(r.ok, r.seconds);
+        log(`smtp-server that discards: ${r.ok} accepted in ${r.seconds.toFixed(2)} s`);
+      } finally {
+        await discard.close();
+      }
     }
 
     if (Deno.env.get("BENCH_POSTFIX") !== "0") {
       const postfix = await startPostfix(sink.port, tls, SESSIONS);
       try {
-        rows.push(
-          await measure(
-            "Postfix relay (STARTTLS, no AUTH)",
-            sink,
-            () =>
+        rows.push(await measure(POSTFIX_SOURCE, sink, () => runSmtpSource(postfix.port, file)));
+        if (nodemailerRuns) {
+          rows.push(
+            await measure(POSTFIX_NODEMAILER, sink, () =>
               runClient({
                 port: postfix.port,
                 n: N,
@@ -245,38 +299,9 @@ async function main() {
                 kb: KB,
                 ca: tls.cert,
                 auth: null,
-              }),
-          ),
-        );
-        rows.push(
-          await measure("Postfix relay, fed by smtp-source (plain)", sink, async () => {
-            const t0 = performance.now();
-            const out = await new Deno.Command("/usr/sbin/smtp-source", {
-              args: [
-                "-s",
-                String(SESSIONS),
-                "-l",
-                String(KB * 1024),
-                "-m",
-                String(N),
-                "-f",
-                FROM,
-                "-t",
-                "customer@domain1.example",
-                `127.0.0.1:${postfix.port}`,
-              ],
-              stdout: "null",
-              stderr: "piped",
-            }).output();
-            const err = new TextDecoder().decode(out.stderr);
-            return {
-              ok: out.success ? N : 0,
-              failed: out.success ? 0 : N,
-              firstError: err.slice(0, 300),
-              seconds: (performance.now() - t0) / 1000,
-            };
-          }),
-        );
+              })),
+          );
+        }
       } finally {
         await postfix.stop();
       }
@@ -284,6 +309,7 @@ async function main() {
   } finally {
     await bench.close();
     await sink.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 
   console.log(
@@ -296,23 +322,31 @@ async function main() {
       } | ${r.sink}/${r.accepted} |`,
     );
   }
-  const skicka = rows[0]!;
-  const postfix = rows[1];
+  const endToEnd = (name: string) => {
+    const r = rows.find((x) => x.name === name);
+    return r ? rate(r.sink, r.endToEndSeconds) : null;
+  };
+  const ratio = (a: number | null, b: number | null) => a && b ? +(a / b).toFixed(2) : null;
+  const headline = rows.find((x) => x.name === SKICKA_SOURCE)!;
+  const skickaSource = endToEnd(SKICKA_SOURCE);
+  const postfixSource = endToEnd(POSTFIX_SOURCE);
+  const skickaNodemailer = endToEnd(SKICKA_NODEMAILER);
+  const postfixNodemailer = endToEnd(POSTFIX_NODEMAILER);
+  if (postfixSource) {
+    log(`smtp-source end to end: Skicka/Postfix = ${ratio(skickaSource, postfixSource)}`);
+  }
   console.log(JSON.stringify({
     n: N,
     sessions: SESSIONS,
     kb: KB,
-    skicka_accepted_per_s: rate(skicka.accepted, skicka.acceptSeconds),
-    skicka_end_to_end_per_s: rate(skicka.sink, skicka.endToEndSeconds),
-    postfix_relay_end_to_end_per_s: postfix ? rate(postfix.sink, postfix.endToEndSeconds) : null,
-    ratio_end_to_end: postfix
-      ? +(rate(skicka.sink, skicka.endToEndSeconds) / rate(postfix.sink, postfix.endToEndSeconds))
-        .toFixed(2)
-      : null,
-    discarding_smtp_server_accepted_per_s: ceiling,
-    postfix_smtp_source_end_to_end_per_s: rows[2]
-      ? rate(rows[2].sink, rows[2].endToEndSeconds)
-      : null,
+    skicka_accepted_per_s: rate(headline.accepted, headline.acceptSeconds),
+    skicka_end_to_end_per_s: skickaSource,
+    postfix_relay_end_to_end_per_s: postfixSource,
+    ratio_end_to_end: ratio(skickaSource, postfixSource),
+    nodemailer_skicka_end_to_end_per_s: skickaNodemailer,
+    nodemailer_postfix_end_to_end_per_s: postfixNodemailer,
+    nodemailer_ratio_end_to_end: ratio(skickaNodemailer, postfixNodemailer),
+    discarding_smtp_server_accepted_per_s: nodemailerRuns ? ceiling : null,
   }));
 }
 

@@ -17,6 +17,11 @@ import { localizeIssues } from "../core/http/errors.ts";
 import { createApiKey, createOperatorKey, type Scope, SCOPES } from "../core/auth/api_keys.ts";
 import { ensureOperator, operatorLoginLink } from "../core/bootstrap.ts";
 import { installedPlugins } from "../plugins/mod.ts";
+import {
+  addRelayNetwork,
+  listRelayNetworks,
+  removeRelayNetwork,
+} from "../plugins/transactional/relay_networks.ts";
 
 const USAGE = `Usage: deno task operator <command> [options] [--json]
 
@@ -30,6 +35,9 @@ const USAGE = `Usage: deno task operator <command> [options] [--json]
   tenant set-design TENANT --file DESIGN.mjml [--name NAME]
                                     the tenant's default design (a Light tenant's one): created
                                     (--name needed) when it has none, else a new version
+  tenant relay-networks TENANT list | add CIDR [--note NOTE] | remove ID
+                                    networks whose SMTP clients submit as the tenant without
+                                    AUTH (transactional add-on); IPv4 /16 or narrower
   user create --tenant TENANT --email EMAIL --role admin|user [--name NAME]
   api-key create --tenant TENANT [--name NAME] [--scopes read,write,send,admin]
   operator key [--name NAME]        a key for the operator API (/api/v1/tenants…)
@@ -134,6 +142,33 @@ async function run(deps: AppDeps, positional: string[], flags: Record<string, un
         json: { ...r.template, version: r.version, created: r.created },
       };
     }
+    case "tenant relay-networks": {
+      const tenant = await tenantArg(deps, positional);
+      const [, , , action, arg] = positional;
+      if (action === "list") {
+        const rows = await listRelayNetworks(deps, tenant.id);
+        const text = rows.map((r) => `${r.id}  ${r.network.padEnd(20)} ${r.note}`).join("\n");
+        return {
+          text: text || `Tenant ${tenant.slug} has no relay networks.`,
+          json: { items: rows },
+        };
+      }
+      if (action === "add" && arg) {
+        const note = (flags.note as string | undefined) ?? "";
+        const row = await addRelayNetwork(deps, tenant.id, { network: arg, note }, {
+          actor: ACTOR,
+        });
+        return {
+          text: `Tenant ${tenant.slug}: relay network ${row.network} added, id ${row.id}`,
+          json: row,
+        };
+      }
+      if (action === "remove" && arg) {
+        const row = await removeRelayNetwork(deps, tenant.id, arg, ACTOR);
+        return { text: `Tenant ${tenant.slug}: relay network ${row.network} removed`, json: row };
+      }
+      throw new UsageError("relay-networks: list, add CIDR [--note NOTE] or remove ID");
+    }
     case "user create": {
       const input = {
         email: need(flags, "email"),
@@ -219,6 +254,7 @@ export async function main(
         role: { type: "string" },
         scopes: { type: "string" },
         file: { type: "string" },
+        note: { type: "string" },
       },
     });
   } catch (e) {

@@ -71,9 +71,15 @@ export interface SendHooks {
   /** Delivery outcomes, a batch at a time. */
   afterDeliveryBatch(outcomes: DeliveryOutcome[]): Promise<void>;
   /**
-   * What happened to messages (core/feedback/mail_events.ts), a batch at a time and only after
-   * the core has committed them; one tenant per call. Delivery is best effort: a hook that
-   * fails or times out is logged and the events are not offered again.
+   * What happened to messages (core/feedback/mail_events.ts), a batch at a time, one tenant per
+   * call, inside the core's transaction that records them: `deps.db` is that transaction, so
+   * what the hook writes there (an outbox) commits with the events, and a rollback of the events
+   * takes it away too. Each plugin's call has its own savepoint: a hook that throws or times out
+   * is logged, its writes are rolled back, and the events are not offered again; the core's
+   * recording and the other plugins' writes stand. Database work only, and brief (it holds the
+   * recording open): no network calls, no `db.transaction()` (it throws), no other handle
+   * (PGlite has one connection); slow work belongs to the plugin's own worker (`start`), reading
+   * what the hook wrote.
    */
   afterEvents(events: MailEvent[], deps: Pick<AppDeps, "db" | "log" | "clock">): Promise<void>;
   /**
@@ -150,6 +156,11 @@ export interface Plugin {
   routes?(app: OpenAPIHono, deps: AppDeps): void;
   /** The API prefix when it should differ from the name (kebab-case, e.g. "content-templates"). */
   apiPath?: string;
+  /**
+   * Operator API routes about one tenant, mounted under /api/v1/tenants/{id}/<name> for
+   * operators only (whatever the tenant has); the tenant's id is the `id` path parameter.
+   */
+  operatorRoutes?(app: OpenAPIHono, deps: AppDeps): void;
   /** Staff UI pages under /p/<name>, gated by tenant, with nav items. */
   ui?: {
     nav: NavItem[];

@@ -1,5 +1,6 @@
 // Pages under /p/transactional/smtp-credentials: a tenant admin creates SMTP relay credentials
-// (the password shown once), sees when each was last used, and revokes them.
+// (the password shown once), sees when each was last used, and revokes them; the relay networks
+// the operator set (clients that submit without AUTH) are shown read-only.
 import type { Context, Hono } from "hono";
 import type { AppDeps } from "../../core/deps.ts";
 import { formatDateTime, t } from "../../core/i18n/mod.ts";
@@ -14,6 +15,7 @@ import {
   listSmtpCredentials,
   revokeSmtpCredential,
 } from "./credentials.ts";
+import { listRelayNetworks } from "./relay_networks.ts";
 
 const P = "transactional";
 const PATH = "/smtp-credentials";
@@ -44,6 +46,7 @@ export function smtpCredentialsUi(app: Hono, deps: AppDeps): void {
     const l = c.get("locale");
     const tz = c.get("timeZone");
     const rows = await listSmtpCredentials(deps, tenant.id);
+    const networks = await listRelayNetworks(deps, tenant.id);
     const host = new URL(deps.config.baseUrl).hostname;
     return c.html(
       <Page c={c} deps={deps} title={t(l, `${P}.smtp_title`)} flash={extra.notice}>
@@ -63,6 +66,36 @@ export function smtpCredentialsUi(app: Hono, deps: AppDeps): void {
             <dd>{t(l, `${P}.smtp_security_value`)}</dd>
           </dl>
           <p class="muted">{t(l, `${P}.smtp_sender_rule`)}</p>
+        </div>
+        <div class="card" data-testid="relay-networks">
+          <h2>{t(l, `${P}.relay_title`)}</h2>
+          <p class="muted">{t(l, `${P}.relay_intro`)}</p>
+          {networks.length === 0
+            ? <p class="muted">{t(l, `${P}.relay_none`)}</p>
+            : (
+              <table class="responsive">
+                <thead>
+                  <tr>
+                    <th>{t(l, `${P}.relay_network`)}</th>
+                    <th>{t(l, `${P}.relay_note`)}</th>
+                    <th>{t(l, `${P}.relay_added`)}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {networks.map((n) => (
+                    <tr>
+                      <td data-label={t(l, `${P}.relay_network`)}>
+                        <code>{n.network}</code>
+                      </td>
+                      <td data-label={t(l, `${P}.relay_note`)}>{n.note}</td>
+                      <td data-label={t(l, `${P}.relay_added`)}>
+                        {formatDateTime(n.created_at, l, tz)}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
         </div>
         {extra.created && (
           <div class="card" data-testid="new-smtp-credential">

@@ -6,6 +6,8 @@ import { messageRoutes } from "./routes.ts";
 import { reportUi } from "./ui.tsx";
 import { smtpMessages } from "./credentials_messages.ts";
 import { smtpCredentialsUi } from "./credentials_ui.tsx";
+import { relayNetworkMessages } from "./relay_networks_messages.ts";
+import { relayNetworkRoutes } from "./relay_networks_routes.ts";
 import { startSmtpRole } from "./smtp_server.ts";
 
 export const transactionalPlugin: Plugin = {
@@ -14,12 +16,13 @@ export const transactionalPlugin: Plugin = {
   apiPath: "messages",
   migrations: new URL("./migrations/", import.meta.url),
   messages: {
-    en: { ...messages.en, ...smtpMessages.en },
-    sv: { ...messages.sv, ...smtpMessages.sv },
-    fi: { ...messages.fi, ...smtpMessages.fi },
-    da: { ...messages.da, ...smtpMessages.da },
+    en: { ...messages.en, ...smtpMessages.en, ...relayNetworkMessages.en },
+    sv: { ...messages.sv, ...smtpMessages.sv, ...relayNetworkMessages.sv },
+    fi: { ...messages.fi, ...smtpMessages.fi, ...relayNetworkMessages.fi },
+    da: { ...messages.da, ...smtpMessages.da, ...relayNetworkMessages.da },
   },
   routes: messageRoutes,
+  operatorRoutes: relayNetworkRoutes,
   ui: {
     nav: [
       { path: "", label: "nav" },

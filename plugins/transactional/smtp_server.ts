@@ -1,7 +1,8 @@
 // SMTP submission for customers' own systems (the transactional add-on's relay): STARTTLS, then
-// AUTH PLAIN/LOGIN with a tenant's SMTP credential, MAIL FROM a verified sender, and every
+// AUTH PLAIN/LOGIN with a tenant's SMTP credential — or a client address inside one of the
+// tenant's relay networks (set by the operator) — MAIL FROM a verified sender, and every
 // accepted message committed to the durable queue before 250 is answered. Nothing is relayed
-// without authentication; a database failure answers 451 so the client keeps the message.
+// for anyone else; a database failure answers 451 so the client keeps the message.
 import {
   SMTPServer,
   type SMTPServerAddress,
@@ -16,6 +17,7 @@ import { AppError } from "../../core/errors.ts";
 import { fromMailbox } from "../../core/send/raw_message.ts";
 import { DEFAULT_GROUP_COMMIT, GroupCommit, type GroupCommitOptions } from "./smtp_group_commit.ts";
 import { verifySmtpLogin } from "./credentials.ts";
+import { relayNetworkOf } from "./relay_networks.ts";
 import { SubmissionHeaderError, takeSubmissionHeaders } from "./smtp_headers.ts";
 import { AuthGuard, type AuthGuardOptions, DEFAULT_AUTH_GUARD } from "./smtp_auth_guard.ts";
 import { submissionTls, type TlsFiles } from "./smtp_tls.ts";
@@ -47,10 +49,14 @@ const REPLY = {
   temporary: [451, "4.3.0 Temporary failure, message not queued; try again later"],
 } as const satisfies Record<string, readonly [number, string]>;
 
-interface SessionUser {
-  tenantId: string;
-  credentialId: string;
-  username: string;
+/** Who a session submits for: an AUTH login, or the relay network its client address is in. */
+type SessionUser =
+  | { tenantId: string; credentialId: string; username: string }
+  | { tenantId: string; networkId: string; network: string };
+
+/** What onConnect learnt about the client's address, kept on the session object. */
+interface NetworkSession {
+  relayNetwork?: SessionUser | "lookup_failed";
 }
 
 export interface SubmissionServer {
@@ -72,8 +78,19 @@ function smtpError([code, text]: readonly [number, string]): Error {
   return coded(code, text);
 }
 
+/** AUTH wins over the network; null when the session is neither. */
 function userOf(session: SMTPServerSession): SessionUser | null {
-  return (session.user as SessionUser | undefined) ?? null;
+  const network = (session as NetworkSession).relayNetwork;
+  return (session.user as SessionUser | undefined) ??
+    (typeof network === "object" ? network : null);
+}
+
+/** The reply for MAIL/RCPT/DATA of a session that is not authorised. */
+function unauthorised(session: SMTPServerSession): Error {
+  // A network client whose lookup failed must retry, not bounce its mail.
+  return (session as NetworkSession).relayNetwork === "lookup_failed"
+    ? smtpError(REPLY.temporary)
+    : smtpError(REPLY.authRequired);
 }
 
 /** The tenant's verified sender addresses (lower-cased), cached briefly per tenant. */
@@ -118,7 +135,7 @@ export async function startSubmission(
       if (size <= maxBytes) chunks.push(chunk as Uint8Array);
     }
     const user = userOf(session);
-    if (!user) return callback(smtpError(REPLY.authRequired));
+    if (!user) return callback(unauthorised(session));
     if (stream.sizeExceeded || size > maxBytes) return callback(smtpError(REPLY.tooBig));
     const bytes = new Uint8Array(size);
     let o = 0;
@@ -202,14 +219,46 @@ export async function startSubmission(
     authMethods: ["PLAIN", "LOGIN"],
     // AUTH only inside TLS: a password never crosses the network in the clear.
     allowInsecureAuth: false,
-    authOptional: false,
-    authRequiredMessage: REPLY.authRequired[1],
+    // A relay network's clients submit without AUTH, so the handlers below refuse everyone
+    // else's MAIL, RCPT and DATA themselves (530, as smtp-server would).
+    authOptional: true,
     disableReverseLookup: true,
     logger: false,
     size: maxBytes,
     maxClients: 1_000,
     socketTimeout: 60_000,
     closeTimeout: 1_000,
+
+    // One indexed lookup per connection, not per message: is the client in a relay network?
+    async onConnect(session, callback) {
+      const remote = session.remoteAddress;
+      try {
+        const match = await relayNetworkOf(deps, remote);
+        if (match.ok) {
+          (session as NetworkSession).relayNetwork = {
+            tenantId: match.tenantId,
+            networkId: match.networkId,
+            network: match.network,
+          };
+          deps.log.info("smtp submission authorised by relay network", {
+            tenant: match.tenantId,
+            network: match.network,
+            remote,
+          });
+        } else if (match.reason !== "none") {
+          deps.log.info("smtp submission relay network not honoured", {
+            reason: match.reason,
+            tenant: match.tenantId,
+            network: match.network,
+            remote,
+          });
+        }
+      } catch (e) {
+        deps.log.error("smtp submission relay network lookup failed", { error: String(e) });
+        (session as NetworkSession).relayNetwork = "lookup_failed";
+      }
+      callback();
+    },
 
     async onAuth(auth, session, callback) {
       const from = session.remoteAddress;
@@ -245,7 +294,7 @@ export async function startSubmission(
 
     async onMailFrom(address: SMTPServerAddress, session, callback) {
       const user = userOf(session);
-      if (!user) return callback(smtpError(REPLY.authRequired));
+      if (!user) return callback(unauthorised(session));
       try {
         if (!(await isVerifiedSender(user.tenantId, address.address))) {
           return callback(smtpError([
@@ -262,7 +311,7 @@ export async function startSubmission(
     },
 
     onRcptTo(_address: SMTPServerAddress, session, callback) {
-      if (!userOf(session)) return callback(smtpError(REPLY.authRequired));
+      if (!userOf(session)) return callback(unauthorised(session));
       if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) {
         return callback(smtpError(REPLY.tooManyRecipients));
       }

@@ -1,7 +1,8 @@
 // The REST API under /api/v1: one route table, OpenAPI document and local interactive docs.
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import type { AppDeps } from "../../core/deps.ts";
-import { authenticate, requirePlugin } from "../../core/http/context.ts";
+import { authenticate, requireOperator, requirePlugin } from "../../core/http/context.ts";
 import { jsonError } from "../../core/http/errors.ts";
 import { idempotency } from "../../core/http/idempotency.ts";
 import { AppError } from "../../core/errors.ts";
@@ -31,6 +32,12 @@ export function newApi(): OpenAPIHono {
     },
   });
 }
+
+/** Plugins' operator routes answer operators only, so a route cannot forget to check. */
+const requireOperatorMw: MiddlewareHandler = async function operatorOnly(c, next) {
+  requireOperator(c);
+  await next();
+};
 
 export function apiRoutes(deps: AppDeps): OpenAPIHono {
   const api = newApi();
@@ -73,6 +80,13 @@ export function apiRoutes(deps: AppDeps): OpenAPIHono {
     sub.use("*", requirePlugin(plugin.name));
     plugin.routes(sub, deps);
     api.route(`/${plugin.apiPath ?? plugin.name}`, sub);
+  }
+  for (const plugin of deps.registry.all()) {
+    if (!plugin.operatorRoutes) continue;
+    const sub = newApi();
+    sub.use("*", requireOperatorMw);
+    plugin.operatorRoutes(sub, deps);
+    api.route(`/tenants/:id/${plugin.name}`, sub);
   }
 
   api.doc31("/openapi.json", {
