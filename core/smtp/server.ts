@@ -57,7 +57,11 @@ proto.init = function (this: ConnectionInternals) {
   this._setListeners(() => {
     const max = Number(this._server.options.maxClients ?? 0);
     if (max && this._server.connections.size > max) {
-      return this.send(421, this.name + " Too many connected clients, try again in a moment", false);
+      return this.send(
+        421,
+        this.name + " Too many connected clients, try again in a moment",
+        false,
+      );
     }
     this.connectionReady();
   });
