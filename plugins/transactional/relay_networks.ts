@@ -12,6 +12,7 @@ import { type Locale, t } from "../../core/i18n/mod.ts";
 import { audit } from "../../core/tenants/audit.ts";
 import { parseIPv4, parseIPv6 } from "../../core/http/ssrf.ts";
 import { TENANT_INFO_COLUMNS, toTenantInfo } from "../../core/auth/sessions.ts";
+import { Recent } from "../../core/recent.ts";
 import { PLUGIN_NAME } from "./credentials.ts";
 
 export interface SmtpRelayNetworksTable {
@@ -120,6 +121,7 @@ export async function addRelayNetwork(
   const data = RelayNetworkCreate.parse(input);
   const network = parseRelayNetwork(data.network, locale);
   const now = deps.clock();
+  matches.forgetWhere();
   return await dbOf(deps).transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(${LOCK_KEY})`.execute(trx);
     const same = await trx.selectFrom("smtp_relay_networks").select("id")
@@ -169,6 +171,20 @@ export async function removeRelayNetwork(
 ): Promise<RelayNetworkRow> {
   if (!isUuid(id)) throw new AppError("not_found");
   const now = deps.clock();
+  try {
+    return await removeNetworkRow(deps, tenantId, id, actor, now);
+  } finally {
+    matches.forgetWhere();
+  }
+}
+
+async function removeNetworkRow(
+  deps: Pick<AppDeps, "db" | "clock">,
+  tenantId: string,
+  id: string,
+  actor: string,
+  now: Date,
+): Promise<RelayNetworkRow> {
   return await dbOf(deps).transaction().execute(async (trx) => {
     const row = await trx.deleteFrom("smtp_relay_networks")
       .where("tenant_id", "=", tenantId).where("id", "=", id)
@@ -202,11 +218,23 @@ export type NetworkMatch =
     network?: string;
   };
 
+// Clients that connect per message (smtp-source, many applications) would make this lookup per
+// message: an answer is reused for a few seconds per address; changes made here forget them.
+const matches = new Recent<NetworkMatch>(5_000);
+
 /**
- * The tenant whose relay network holds a client address: one indexed query (GiST on network),
- * made once per SMTP connection. "none" for an address in no network (or no address at all).
+ * The tenant whose relay network holds a client address: one indexed query (GiST on network)
+ * per address every few seconds at most; a network added or removed in this process counts at
+ * once, a tenant's suspension within seconds. "none" for an address in no network.
  */
-export async function relayNetworkOf(
+export function relayNetworkOf(
+  deps: Pick<AppDeps, "db" | "registry">,
+  remoteAddress: string,
+): Promise<NetworkMatch> {
+  return matches.get(remoteAddress, () => lookUpNetwork(deps, remoteAddress));
+}
+
+async function lookUpNetwork(
   deps: Pick<AppDeps, "db" | "registry">,
   remoteAddress: string,
 ): Promise<NetworkMatch> {

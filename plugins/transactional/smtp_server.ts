@@ -10,11 +10,10 @@ import {
   type SMTPServerSession,
 } from "smtp-server";
 import { GREET_AT_ONCE, listenSmtp, smtpError as coded } from "../../core/smtp/server.ts";
-import { type Kysely, sql, type SqlBool } from "kysely";
 import type { AppDeps } from "../../core/deps.ts";
-import type { DB } from "../../core/db/schema.ts";
 import { AppError } from "../../core/errors.ts";
 import { fromMailbox } from "../../core/send/raw_message.ts";
+import { verifiedSenders } from "../../core/mailings/senders.ts";
 import { DEFAULT_GROUP_COMMIT, GroupCommit, type GroupCommitOptions } from "./smtp_group_commit.ts";
 import { verifySmtpLogin } from "./credentials.ts";
 import { relayNetworkOf } from "./relay_networks.ts";
@@ -26,8 +25,6 @@ type Deps = Pick<AppDeps, "db" | "clock" | "config" | "log" | "registry">;
 
 /** Recipients per message: a relay for one-to-one mail, not a list server. */
 export const MAX_RECIPIENTS = 100;
-// A sender verified or unverified a moment ago is seen within this; saves a query per message.
-const SENDER_CACHE_MS = 10_000;
 
 /** The replies a client sees; the enhanced status code leads the text (RFC 3463). */
 const REPLY = {
@@ -93,23 +90,10 @@ function unauthorised(session: SMTPServerSession): Error {
     : smtpError(REPLY.authRequired);
 }
 
-/** The tenant's verified sender addresses (lower-cased), cached briefly per tenant. */
-function senderCache(deps: Deps) {
-  const cache = new Map<string, { at: number; addresses: Set<string> }>();
-  return async function isVerifiedSender(tenantId: string, address: string): Promise<boolean> {
-    const now = Date.now();
-    let hit = cache.get(tenantId);
-    if (!hit || now - hit.at > SENDER_CACHE_MS) {
-      const rows = await (deps.db as Kysely<DB>).selectFrom("sender_identities")
-        .select(sql<string>`lower(address)`.as("address"))
-        .where("tenant_id", "=", tenantId)
-        .where(sql<SqlBool>`verified_at is not null`).limit(10_000).execute();
-      hit = { at: now, addresses: new Set(rows.map((r) => r.address)) };
-      if (cache.size > 10_000) cache.clear();
-      cache.set(tenantId, hit);
-    }
-    return hit.addresses.has(address.toLowerCase());
-  };
+/** A verified sender address of the tenant exactly (the core's list, reused for seconds). */
+async function isVerifiedSender(deps: Deps, tenantId: string, address: string): Promise<boolean> {
+  return (await verifiedSenders(deps, tenantId)).addresses
+    .has(address.toLowerCase());
 }
 
 /** Starts the submission server; `port: 0` picks a free one (tests). */
@@ -119,7 +103,6 @@ export async function startSubmission(
 ): Promise<SubmissionServer> {
   const maxBytes = opts.maxBytes ?? deps.config.submissionMaxBytes;
   const guard = new AuthGuard(opts.authGuard ?? DEFAULT_AUTH_GUARD);
-  const isVerifiedSender = senderCache(deps);
   const commits = new GroupCommit(deps, opts.groupCommit ?? DEFAULT_GROUP_COMMIT);
   const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -174,7 +157,7 @@ export async function startSubmission(
     }
     const shownFrom = from.address;
     try {
-      if (!(await isVerifiedSender(user.tenantId, shownFrom))) {
+      if (!(await isVerifiedSender(deps, user.tenantId, shownFrom))) {
         return callback(smtpError([
           550,
           `5.7.1 From: <${shownFrom}> is not a verified sender of your organisation: ` +
@@ -298,7 +281,7 @@ export async function startSubmission(
       const user = userOf(session);
       if (!user) return callback(unauthorised(session));
       try {
-        if (!(await isVerifiedSender(user.tenantId, address.address))) {
+        if (!(await isVerifiedSender(deps, user.tenantId, address.address))) {
           return callback(smtpError([
             553,
             `5.7.1 Sender <${address.address}> is not a verified sender of your organisation: ` +
