@@ -6,6 +6,7 @@ import { apiClient, Browser, PASSWORD, seedTenant, testApp } from "./helpers/app
 import { createSender, verifySender } from "../core/mailings/senders.ts";
 import { createApiKey } from "../core/auth/api_keys.ts";
 import { SendWorker } from "../core/send/worker.ts";
+import { createSend, expandSend, getSend } from "../core/send/queue.ts";
 import { RelayTransport } from "../core/send/smtp_transport.ts";
 import { startSmtpServer } from "../core/smtp/_test_servers.ts";
 import { outcomeListeners } from "../core/feedback/outcomes.ts";
@@ -95,6 +96,21 @@ Deno.test("a hard bounce blocks an address not in the CRM until an admin unblock
     .where("tenant_id", "=", o.tenant.id).where("id", "=", raw.ids[0]!)
     .executeTakeFirstOrThrow();
   assert.deepEqual(relayed, { status: "cancelled", last_reply: SUPPRESSED_REPLY });
+  // A mailing to the raw address leaves it out, counted as undeliverable.
+  const send = await createSend(t.deps, o.tenant.id, {
+    kind: "mass",
+    content: {
+      from: { name: "Shop", address: "orders@shop.example" },
+      subject: "News",
+      html: "<p>News</p>",
+    },
+    audience: { addresses: [addr, "somebody@customer.example"] },
+  }, "test");
+  await expandSend(t.deps, o.tenant.id, send.id, "test");
+  const queued = await t.deps.db.selectFrom("send_queue").select("address")
+    .where("tenant_id", "=", o.tenant.id).where("send_id", "=", send.id).execute();
+  assert.deepEqual(queued.map((q) => q.address), ["somebody@customer.example"]);
+  assert.equal((await getSend(t.deps, o.tenant.id, send.id)).excluded.undeliverable, 1);
   const before = delivered(addr);
   await deliver();
   assert.equal(delivered(addr), before, "nothing more reaches the peer");

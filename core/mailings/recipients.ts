@@ -8,6 +8,7 @@ import { normalizeAddress } from "../people/address.ts";
 import type { Audience, ExclusionReason } from "../send/queue.ts";
 import { candidatesSql, collectRules, mailingSendKind, selectedSql } from "../send/expansion.ts";
 import { unsubscribedAddresses, unsubscribedPredicate } from "../feedback/unsubscribe.ts";
+import { blockedAddresses } from "../feedback/blocked.ts";
 import { type FieldUse, findMergeFields } from "./merge_fields.ts";
 
 type Db = Kysely<DB>;
@@ -146,11 +147,7 @@ async function rawAddresses(
         where lower(address) in (${sql.join(keys)})`.execute(db)).rows.map((r) => r.k),
     )
     : new Set<string>();
-  const blocked = new Set(
-    (await db.selectFrom("person_addresses").select("address_key")
-      .where("tenant_id", "=", tenantId).where("address_key", "in", keys)
-      .where("undeliverable_at", "is not", null).execute()).map((r) => r.address_key),
-  );
+  const blocked = await blockedAddresses(db, tenantId, keys);
   const unsub = await unsubscribedOf(keys);
   const fresh = valid.filter((a) =>
     !already.has(a.key) && !blocked.has(a.key) && !unsub.has(a.key)

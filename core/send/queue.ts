@@ -18,6 +18,7 @@ import { groupBy } from "../collections.ts";
 import { unsubscribedAddresses, unsubscribedPredicate } from "../feedback/unsubscribe.ts";
 import { emitMailEvents, type EventDeps, hasEventListeners } from "../feedback/mail_events.ts";
 import { outcomeEvents } from "../feedback/outcomes.ts";
+import { blockedAddresses } from "../feedback/blocked.ts";
 
 type Deps = Pick<AppDeps, "db" | "clock">;
 type Db = Kysely<DB> | Transaction<DB>;
@@ -238,11 +239,7 @@ export async function expandSend(
           .where("tenant_id", "=", tenantId).where("send_id", "=", sendId)
           .where(sql`lower(address)`, "in", raw.map((a) => a.key)).execute()).map((r) => r.k),
       );
-      const blocked = new Set(
-        (await trx.selectFrom("person_addresses").select("address_key")
-          .where("tenant_id", "=", tenantId).where("address_key", "in", raw.map((a) => a.key))
-          .where("undeliverable_at", "is not", null).execute()).map((r) => r.address_key),
-      );
+      const blocked = await blockedAddresses(trx, tenantId, raw.map((a) => a.key));
       const unsubscribed = claimed.kind === "mass"
         ? await unsubscribedAddresses(trx, tenantId, { sendId }, raw.map((a) => a.key))
         : new Set<string>();
