@@ -184,6 +184,23 @@ Deno.test("recurring: an occurrence found hours late is recorded as missed, not 
   await api("POST", `/automation/rules/${rule.id}/stop`);
 });
 
+/**
+ * Waits for the trigger event of an import's new member: plugins hear of the members just after
+ * the import's commit, which is what set its status to "done".
+ */
+async function triggerEventOf(ruleId: string, personId?: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const r = await sql`select 1 from automation_trigger_events
+      where tenant_id = ${tid} and rule_id = ${ruleId}
+        and (${personId ?? null}::uuid is null or person_id = ${personId ?? null}::uuid)`
+      .execute(t.deps.db);
+    if (r.rows.length) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail("no trigger event within 30 s");
+}
+
 Deno.test("triggered: staff, API and import adds each get the mailing once; earlier members nothing", async () => {
   const list = await createList(t.deps, tid, { name: "Course A" }, "t");
   const before = await person([]);
@@ -242,6 +259,7 @@ Deno.test("triggered: staff, API and import adds each get the mailing once; earl
   const imported = await t.deps.db.selectFrom("person_addresses").select("person_id")
     .where("tenant_id", "=", tid).where("address_key", "=", "imported-new@uni.example")
     .executeTakeFirstOrThrow();
+  await triggerEventOf(rule.id, imported.person_id);
 
   assert.ok((await worker.tick()).triggered >= 4);
   const runs = await runsOf(rule.id);
@@ -303,17 +321,24 @@ Deno.test("triggered: a staff CSV import into a list through the import pages", 
   const b = new Browser(t.app);
   await b.get("/login");
   await b.post("/login", { email: org.email, password: PASSWORD });
+  // The import runs in the background: wait for it by time, not by a count of polls (a loaded
+  // CI machine took longer than 200 × 20 ms).
+  const until = Date.now() + 30_000;
   let page = "";
-  for (let i = 0; i < 200 && !page.includes('data-testid="import-list"'); i++) {
+  while (Date.now() < until && !page.includes('data-testid="import-list"')) {
     await new Promise((r) => setTimeout(r, 20));
     page = await (await b.get(`/people/import/${imp.id}`)).text();
   }
   assert.ok(page.includes("Staff import list"), "the report page offers the lists");
   assert.equal((await b.post(`/people/import/${imp.id}/run`, { list_id: list.id })).status, 303);
-  for (let i = 0; i < 200; i++) {
-    if ((await api("GET", `/imports/${imp.id}`)).body.status === "done") break;
+  let status = "";
+  while (Date.now() < until + 30_000) {
+    status = (await api("GET", `/imports/${imp.id}`)).body.status;
+    if (status === "done") break;
     await new Promise((r) => setTimeout(r, 20));
   }
+  assert.equal(status, "done");
+  await triggerEventOf(rule.id);
   assert.equal((await worker.tick()).triggered, 1);
   const [run] = await runsOf(rule.id);
   const p = await t.deps.db.selectFrom("person_addresses").select("person_id")
