@@ -4,6 +4,7 @@ import Parser from "rss-parser";
 // @ts-types="npm:@types/sanitize-html@2.16.2"
 import sanitizeHtml from "sanitize-html";
 import { sanitizeHtmlBody } from "../../core/mailings/sanitize.ts";
+import { sha256Hex } from "../../core/crypto.ts";
 
 export const SUMMARY_CHARS = 300;
 /** Beyond this, the oldest entries of one answer are ignored. */
@@ -150,9 +151,7 @@ function dateOf(e: Entry): Date | null {
 }
 
 async function fingerprint(s: string): Promise<string> {
-  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s));
-  return "sha256:" +
-    Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+  return "sha256:" + await sha256Hex(s);
 }
 
 /** The dedupe key of a guid: itself when short, else its fingerprint (never a prefix). */
